@@ -1,0 +1,1 @@
+"""Live clusters: OpenAI-compatible router, launchers, load generator."""

@@ -1,0 +1,1 @@
+"""Per-request records -> DataFrame -> summary; shared by simulated and live runs."""
