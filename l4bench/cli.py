@@ -1,0 +1,202 @@
+"""The command line: `python -m l4bench +experiment=NAME [hydra overrides]`.
+
+This is the only module that imports Hydra/OmegaConf. It turns the composed config into plain
+objects (workload, arrivals, performance model, engine, schedulers) and hands them to
+``l4bench.replay``, which knows nothing about configs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from l4bench.errors import ConfigError
+
+log = logging.getLogger("l4bench")
+
+#: Config groups a user picks with `group=option` on the command line.
+GROUPS = ("cluster", "engine", "model", "gpu", "perf", "workload", "arrival", "experiment", "scheduler")
+
+
+def conf_dir() -> Path:
+    """The config tree: shipped inside the wheel as l4bench/conf, or the repo's conf/ in a checkout."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "conf", here.parent / "conf"):
+        if (cand / "config.yaml").is_file():
+            return cand
+    raise ConfigError(f"config tree not found next to {here} (expected conf/config.yaml)")
+
+
+def options(group: str) -> list[str]:
+    """Names of the options of one config group."""
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def model_dir(model_name: str) -> Path:
+    """Folder holding the model's config.json (architecture only) for engines started with dummy weights."""
+    return Path(__file__).resolve().parent / "models" / model_name
+
+
+def check_overrides(argv: list[str]) -> None:
+    """Reject `group=unknown` before Hydra starts, with one line naming the valid choices."""
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        if key in GROUPS and value and "," not in value and value != "null":
+            if value not in options(key):
+                raise ConfigError(f"{key}: unknown option '{value}'; valid: {', '.join(options(key))}")
+
+
+def _call(factory: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call a partial with only the keyword arguments its target accepts (engines differ in needs)."""
+    target = getattr(factory, "func", factory)
+    params = inspect.signature(target).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return factory(**kwargs)
+    return factory(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Callable[[], Any]:
+    """A zero-argument factory for scheduler NAME (conf/scheduler/NAME.yaml + experiment overrides)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    path = conf_dir() / "scheduler" / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"experiment.schedulers: unknown scheduler '{name}'; valid: {', '.join(options('scheduler'))}")
+    node = OmegaConf.load(path)
+    extra = (cfg.experiment.get("scheduler_overrides") or {}).get(name)
+    if extra:
+        node = OmegaConf.merge(node, extra)
+    seed = int(cfg.seed)
+
+    def make() -> Any:
+        partial = instantiate(node, _partial_=True, _convert_="all")
+        return _call(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
+
+    return make
+
+
+def validate(cfg: Any) -> None:
+    """Reject invalid values before any work starts."""
+    c = cfg.cluster
+    checks = [
+        (int(c.num_instances) >= 1, f"cluster.num_instances: must be >= 1, got {c.num_instances}"),
+        (int(c.max_num_seqs) >= 1, f"cluster.max_num_seqs: must be >= 1, got {c.max_num_seqs}"),
+        (int(c.max_num_batched_tokens) >= 16, f"cluster.max_num_batched_tokens: must be >= 16, got {c.max_num_batched_tokens}"),
+        (0 < float(c.gpu_memory_utilization) <= 1, f"cluster.gpu_memory_utilization: must be in (0, 1], got {c.gpu_memory_utilization}"),
+        (len(cfg.experiment.schedulers) > 0, "experiment.schedulers: empty; name at least one scheduler"),
+        (cfg.experiment.task in ("replay", "profile"), f"experiment.task: unknown '{cfg.experiment.task}'; valid: replay, profile"),
+    ]
+    edges = list(cfg.length_buckets_tokens)
+    checks.append((edges == sorted(edges) and len(edges) >= 2, "length_buckets_tokens: need >= 2 increasing edges"))
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg)
+
+
+def run(cfg: Any) -> Path:
+    """Run one experiment from a composed config; returns the path of summary.json."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from l4bench.perf.base import GpuSpec, ModelSpec
+    from l4bench.replay import ReplayPlan, replay_and_write
+    from l4bench.types import ClusterSpec
+
+    validate(cfg)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.experiment.task == "profile":
+        from l4bench.profiling.runner import run_profile
+
+        kwargs = OmegaConf.to_container(cfg.experiment.profile, resolve=True)
+        return Path(run_profile(out_dir=out_dir, model_dir=model_dir(cfg.model.name), **kwargs))
+
+    model = ModelSpec(**OmegaConf.to_container(cfg.model, resolve=True))
+    gpu = GpuSpec(**OmegaConf.to_container(cfg.gpu, resolve=True))
+    max_model_len = int(cfg.cluster.max_model_len or model.max_model_len)
+    perf = _call(
+        instantiate(cfg.perf, _partial_=True, _convert_="all"),
+        model=model, gpu=gpu, gpu_memory_utilization=float(cfg.cluster.gpu_memory_utilization),
+    )
+    cluster = ClusterSpec(
+        num_instances=int(cfg.cluster.num_instances),
+        max_model_len=max_model_len,
+        kv_capacity_tokens=int(perf.kv_capacity_tokens),
+        max_num_seqs=int(cfg.cluster.max_num_seqs),
+        max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
+    )
+    rng = np.random.default_rng(int(cfg.seed))
+    workload = _call(instantiate(cfg.workload, _partial_=True, _convert_="all"))
+    arrival = _call(instantiate(cfg.arrival, _partial_=True, _convert_="all"))
+    requests = arrival.assign(workload.load(rng), rng)
+    if not requests:
+        raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
+
+    engine_partial = instantiate(cfg.engine, _partial_=True, _convert_="all")
+
+    def make_engine() -> Any:
+        return _call(
+            engine_partial, perf=perf, cluster=cluster, rng=np.random.default_rng(int(cfg.seed)),
+            model_dir=model_dir(model.name), model_name=model.name, out_dir=out_dir,
+        )
+
+    plan = ReplayPlan(
+        experiment=str(cfg.experiment.name),
+        requests=requests,
+        make_engine=make_engine,
+        schedulers={n: build_scheduler_factory(cfg, n, cluster, perf) for n in cfg.experiment.schedulers},
+        out_dir=out_dir,
+        slo=dict(cfg.slo),
+        length_buckets_tokens=[int(x) for x in cfg.length_buckets_tokens],
+        meta={
+            "engine": str(cfg.engine._target_).rsplit(".", 1)[-1],
+            "num_instances": cluster.num_instances,
+            "gpu": gpu.name,
+            "model": model.name,
+            "perf_model": perf.name,
+            "workload": getattr(workload, "name", str(cfg.workload._target_)),
+            "workload_info": workload.describe() if hasattr(workload, "describe") else {},
+            "arrival": OmegaConf.to_container(cfg.arrival, resolve=True),
+            "seed": int(cfg.seed),
+            "kv_capacity_tokens": cluster.kv_capacity_tokens,
+            "max_model_len": cluster.max_model_len,
+        },
+        resolved_config=OmegaConf.to_yaml(cfg, resolve=True),
+    )
+    return replay_and_write(plan)
+
+
+def _hydra_entry() -> None:
+    import hydra
+    from omegaconf import DictConfig
+
+    @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
+    def _main(cfg: DictConfig) -> None:
+        try:
+            summary = run(cfg)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        print(summary)
+
+    _main()
+
+
+def main() -> None:
+    """Console entry point (also `python -m l4bench`)."""
+    try:
+        check_overrides(sys.argv[1:])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    _hydra_entry()

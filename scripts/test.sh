@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fresh machine -> every CPU test. Installs l4bench (+test extras) into .venv and, for the live
+# tests, vLLM's CPU build into .venv-engine (set L4BENCH_SKIP_LIVE=1 to skip those), then runs pytest.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+if [ "${L4BENCH_SKIP_LIVE:-0}" != 1 ] && [ -f scripts/setup_live_cpu.sh ]; then
+  bash scripts/setup_live_cpu.sh .venv-engine
+  export L4BENCH_ENGINE_PYTHON="$PWD/.venv-engine/bin/python"
+fi
+if [ -z "${L4BENCH_DATA_DIR:-}" ] && [ -d ../shared/workloads ]; then
+  export L4BENCH_DATA_DIR="$(cd ../shared/workloads && pwd)"
+fi
+exec .venv/bin/python -m pytest -m "not gpu" -q "$@"
