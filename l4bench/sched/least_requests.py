@@ -1,0 +1,19 @@
+"""Least requests: the healthy instance with the fewest running + waiting requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from l4bench.sched.base import BaseScheduler
+from l4bench.sched.common import pick_min
+from l4bench.types import Decision, InstanceView, Request
+
+
+class LeastRequestsScheduler(BaseScheduler):
+    """Send each arrival to the instance with the fewest requests (ties: lowest instance id)."""
+
+    name = "least_requests"
+
+    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+        """Arg-min of num_requests over healthy instances."""
+        return Decision(instance_id=pick_min(self.healthy(views), lambda v: v.num_requests).instance_id)
