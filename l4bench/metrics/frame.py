@@ -71,7 +71,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 def _as_float(values: pd.Series) -> np.ndarray:
     """Nullable column -> float array with NaN for missing."""
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out: np.ndarray = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def records_frame(results: list[RunResult]) -> pd.DataFrame:
