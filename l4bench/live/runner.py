@@ -1,0 +1,287 @@
+"""LiveRunner: the `engine=vllm|sglang|attach` counterpart of the simulator.
+
+``run(requests, scheduler)`` replays the workload through a live cluster once per scheduler, exactly
+like the simulator: l4bench's RouterServer drives a GlobalScheduler; an ExternalRouter (vllm-router,
+sglang-router) is started in front of the same instances instead. The engine cluster starts lazily
+on the first run and stays up across schedulers (``close()`` or the context manager tears it down);
+before each scheduler the runner waits until every instance is idle and resets the prefix cache, so
+no scheduler inherits another's queue or cache. An optional fault kills one instance mid-replay and
+the result counts what happened to the requests in flight (see faults.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from l4bench.engines.base import EngineAdapter
+from l4bench.errors import ConfigError
+from l4bench.live.endpoint import Endpoint
+from l4bench.live.external import ExternalRouter
+from l4bench.live.faults import FaultPlan, fault_report
+from l4bench.live.launchers import AttachLauncher, Launcher, LocalClusterSpec, LocalLauncher
+from l4bench.live.loadgen import LoadGenConfig, LoadGenerator
+from l4bench.live.versions import engine_version
+from l4bench.metrics.records import RequestRecord, RunResult
+from l4bench.types import ClusterSpec, Request
+
+log = logging.getLogger("l4bench.live")
+
+LAUNCHERS = ("local", "attach", "ray")
+
+
+def _default_python() -> str:
+    return os.environ.get("L4BENCH_ENGINE_PYTHON") or ".venv-engine/bin/python"
+
+
+class LiveRunner:
+    """Runs schedulers against a live engine cluster (started here, on Ray, or attached).
+
+    Args (YAML keys of conf/engine/{vllm,sglang,attach}.yaml; the rest come from the CLI):
+        adapter: the EngineAdapter (VllmEngine, SglangEngine).
+        python: the engine venv's python (default $L4BENCH_ENGINE_PYTHON, else .venv-engine/bin/python).
+        launcher: local | attach | ray.
+        urls: attach only: the instances' base URLs.
+        engine_args: engine CLI flags ({"load-format": "dummy", "enforce-eager": true, ...}).
+        env: environment of every engine process.
+        devices: per instance, the value of device_env_var (GPU lists "0" / "0,1"); null: unset.
+        device_env_var: CUDA_VISIBLE_DEVICES (GPU) or VLLM_CPU_OMP_THREADS_BIND (vLLM CPU build).
+        ready_timeout_s, idle_timeout_s: waits for startup and for instances to drain between schedulers.
+        max_concurrency, request_timeout_s, show_progress: load generator settings.
+        router: RouterConfig overrides for l4bench's own router.
+        ray: RayLauncher options (address, num_gpus_per_instance, num_cpus_per_instance, strategy).
+        fault: {"instance": i, "at_s": t} kills instance i t seconds into every replay (fault test).
+        log_dir: server logs (default <out_dir>/logs).
+    """
+
+    def __init__(
+        self,
+        cluster: ClusterSpec,
+        model_dir: Path | str,
+        model_name: str,
+        out_dir: Path | str,
+        adapter: EngineAdapter,
+        *,
+        python: str | None = None,
+        launcher: str = "local",
+        urls: list[str] | None = None,
+        engine_args: dict[str, Any] | None = None,
+        env: dict[str, Any] | None = None,
+        devices: list[str | None] | None = None,
+        device_env_var: str = "CUDA_VISIBLE_DEVICES",
+        ready_timeout_s: float = 900.0,
+        idle_timeout_s: float = 300.0,
+        max_concurrency: int | None = None,
+        request_timeout_s: float = 1800.0,
+        show_progress: bool = True,
+        router: dict[str, Any] | None = None,
+        ray: dict[str, Any] | None = None,
+        fault: dict[str, Any] | None = None,
+        log_dir: str | None = None,
+        perf: Any = None,
+        rng: np.random.Generator | None = None,
+    ):
+        if launcher not in LAUNCHERS:
+            raise ConfigError(f"engine.launcher: unknown '{launcher}'; valid: {', '.join(LAUNCHERS)}")
+        self.cluster = cluster
+        self.model_dir = Path(model_dir)
+        self.model_name = model_name
+        self.out_dir = Path(out_dir)
+        self.adapter = adapter
+        self.python = python or _default_python()
+        self.launcher_kind = launcher
+        self.urls = list(urls or [])
+        self.engine_args = dict(engine_args or {})
+        self.env = {str(k): str(v) for k, v in (env or {}).items()}
+        self.devices = devices
+        self.device_env_var = device_env_var
+        self.ready_timeout_s = ready_timeout_s
+        self.idle_timeout_s = idle_timeout_s
+        self.loadgen = LoadGenConfig(max_concurrency, request_timeout_s, show_progress, {"ignore_eos": True, "temperature": 0.0})
+        self.router_overrides = dict(router or {})
+        self.ray_options = dict(ray or {})
+        self.fault = FaultPlan(**fault) if fault else None
+        self.log_dir = Path(log_dir) if log_dir else self.out_dir / "logs"
+        self._launcher: Launcher | None = None
+        self._endpoints: list[Endpoint] = []
+        self._facts: dict[str, Any] = {}
+
+    # ---- cluster lifecycle -------------------------------------------------------------------
+    def _served_name(self) -> str:
+        return str(getattr(self.adapter, "served_model_name", None) or self.model_name)
+
+    def _make_launcher(self) -> Launcher:
+        """The launcher object for this config (not started)."""
+        if getattr(self.adapter, "served_model_name", "unset") is None:
+            self.adapter.served_model_name = self.model_name  # type: ignore[attr-defined]
+        if self.launcher_kind == "attach":
+            return AttachLauncher(self.urls, self.adapter.health_path, self.ready_timeout_s)
+        args = {
+            "max-model-len": self.cluster.max_model_len,
+            "max-num-seqs": self.cluster.max_num_seqs,
+            "max-num-batched-tokens": self.cluster.max_num_batched_tokens,
+            **self.engine_args,
+        }
+        env = self.adapter.launch_env(self.env)
+        if self.launcher_kind == "ray":
+            from l4bench.live.ray_launcher import RayLauncher
+
+            return RayLauncher(self.adapter, self.python, str(self.model_dir), self.cluster.num_instances, args, env,
+                               self.log_dir, self.ready_timeout_s, **self.ray_options)
+
+        def command(instance_id: int, port: int) -> list[str]:
+            return self.adapter.launch_command(self.python, str(self.model_dir), port, args)
+
+        spec = LocalClusterSpec(
+            command=command, num_instances=self.cluster.num_instances, log_dir=self.log_dir, env=env,
+            devices=tuple(self.devices) if self.devices is not None else None,
+            device_env_var=self.device_env_var, health_path=self.adapter.health_path,
+            ready_timeout_s=self.ready_timeout_s,
+        )
+        return LocalLauncher(spec)
+
+    def start(self) -> list[Endpoint]:
+        """Start (or attach to) the cluster if it is not up; returns its endpoints."""
+        if self._launcher is None:
+            launcher = self._make_launcher()
+            t0 = time.monotonic()
+            self._endpoints = launcher.start()
+            self._launcher = launcher
+            self._facts = {
+                **launcher.describe(),
+                "engine": self.adapter.name,
+                "engine_version": engine_version(self.adapter.name, self.python, self._endpoints[0].url),
+                "instance_urls": [e.url for e in self._endpoints],
+                "startup_s": round(time.monotonic() - t0, 1),
+            }
+            log.info("live cluster up: %s", self._facts)
+        return self._endpoints
+
+    def close(self) -> None:
+        """Tear the cluster down (idempotent)."""
+        if self._launcher is not None:
+            self._launcher.stop()
+        self._launcher = None
+        self._endpoints = []
+
+    def __enter__(self) -> LiveRunner:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- one scheduler -----------------------------------------------------------------------
+    def run(self, requests: list[Request], scheduler: Any) -> RunResult:
+        """Replay requests through the cluster with this scheduler (or external router)."""
+        endpoints = self.start()
+        name = str(getattr(scheduler, "name", type(scheduler).__name__))
+        t0 = time.monotonic()
+        records, fault_info, router_facts = asyncio.run(self._run_async(requests, scheduler, endpoints, name))
+        result = RunResult(scheduler=name, records=records, duration_s=_duration_s(records))
+        result.extra = {**self._facts, **router_facts, "wall_s": round(time.monotonic() - t0, 2)}
+        if fault_info is not None:
+            result.extra["fault"] = fault_info
+            self.close()  # the killed instance is gone: the next scheduler gets a fresh cluster
+        return result
+
+    async def _run_async(
+        self, requests: list[Request], scheduler: Any, endpoints: list[Endpoint], name: str
+    ) -> tuple[list[RequestRecord], dict[str, Any] | None, dict[str, Any]]:
+        """Drain + reset the instances, bring the router up, replay, bring it down."""
+        facts = await self._prepare_instances(endpoints)
+        router: Any = None
+        if isinstance(scheduler, ExternalRouter):
+            url = await asyncio.to_thread(scheduler.start, self.python, [e.url for e in endpoints], self.log_dir)
+            facts.update(scheduler.describe())
+        else:
+            from l4bench.live.router import RouterConfig, RouterServer
+
+            cfg = RouterConfig(model_name=self._served_name(), max_model_len=self.cluster.max_model_len, **self.router_overrides)
+            router = RouterServer(endpoints, scheduler, self.adapter, cfg)
+            url = await router.start()
+            facts["router"] = "l4bench"
+        gen = LoadGenerator(url, self.adapter, self._token_ids_fn(), self.loadgen, name)
+        fault_task = asyncio.create_task(self._inject_fault(gen)) if self.fault is not None else None
+        try:
+            records = await gen.run(requests)
+        finally:
+            if fault_task is not None:
+                fault_task.cancel()
+            if router is not None:
+                await router.stop()
+            else:
+                await asyncio.to_thread(scheduler.stop)
+        fault_info = None
+        if self.fault is not None and fault_task is not None and fault_task.done() and not fault_task.cancelled():
+            fault_info = fault_report(requests, records, self.fault, fault_task.result())
+        return records, fault_info, facts
+
+    async def _inject_fault(self, gen: LoadGenerator) -> dict[str, Any]:
+        """Kill the planned instance at its time; returns the in-flight set at the kill."""
+        assert self.fault is not None and self._launcher is not None
+        while gen.t0 is None:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(max(0.0, self.fault.at_s - gen.now_s()))
+        in_flight = sorted(gen.in_flight)
+        kill_s = gen.now_s()
+        await asyncio.to_thread(self._launcher.kill_instance, self.fault.instance)
+        log.warning("fault: killed instance %d at %.2f s with %d requests in flight", self.fault.instance, kill_s, len(in_flight))
+        return {"kill_s": kill_s, "in_flight": in_flight}
+
+    async def _prepare_instances(self, endpoints: list[Endpoint]) -> dict[str, Any]:
+        """Wait until every instance is idle, then reset prefix caches (no carry-over between schedulers)."""
+        deadline = time.monotonic() + self.idle_timeout_s
+        reset_ok = True
+        async with aiohttp.ClientSession() as session:
+            for ep in endpoints:
+                while True:
+                    try:
+                        load = await self.adapter.fetch_load(session, ep.url)
+                        if load.num_running == 0 and load.num_waiting == 0:
+                            break
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{ep.url} not idle after {self.idle_timeout_s:.0f} s")
+                    await asyncio.sleep(0.5)
+                reset_ok &= await _reset_prefix_cache(session, ep.url)
+        return {"prefix_cache_reset": reset_ok}
+
+    def _token_ids_fn(self) -> Any:
+        """Deterministic prompt ids for the model's vocabulary."""
+        from l4bench.workloads.tokens import prompt_token_ids
+
+        vocab = int(json.loads((self.model_dir / "config.json").read_text())["vocab_size"])
+        return lambda req: prompt_token_ids(req, vocab)
+
+
+async def _reset_prefix_cache(session: aiohttp.ClientSession, url: str) -> bool:
+    """POST /reset_prefix_cache (vLLM needs VLLM_SERVER_DEV_MODE=1; SGLang: /flush_cache)."""
+    for path in ("/reset_prefix_cache", "/flush_cache"):
+        try:
+            async with session.post(url + path, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                if resp.status == 200:
+                    return True
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            continue
+    return False
+
+
+def _duration_s(records: list[RequestRecord]) -> float:
+    """First arrival to last finish (or last token, for runs where nothing finished)."""
+    if not records:
+        return 0.0
+    start = min(r.arrival_s for r in records)
+    ends = [r.finish_s for r in records if r.finish_s is not None] + [r.token_times_s[-1] for r in records if r.token_times_s]
+    return max(ends) - start if ends else 0.0
