@@ -24,9 +24,20 @@ from l4bench.live.procs import ManagedProcess, free_port
 ROUTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "vllm_router": (
         "vllm_router.launch_router",
-        ("random", "round_robin", "cache_aware", "kv_aware", "power_of_two", "consistent_hash", "sticky_least_loaded"),
+        (
+            "random",
+            "round_robin",
+            "cache_aware",
+            "kv_aware",
+            "power_of_two",
+            "consistent_hash",
+            "sticky_least_loaded",
+        ),
     ),
-    "sglang_router": ("sglang_router.launch_router", ("random", "round_robin", "cache_aware", "power_of_two")),
+    "sglang_router": (
+        "sglang_router.launch_router",
+        ("random", "round_robin", "cache_aware", "power_of_two"),
+    ),
 }
 
 # Never let the baseline's own admission limits (defaults: 100-entry queue, 60 s timeout) reject
@@ -62,10 +73,14 @@ class ExternalRouter:
         ready_timeout_s: float = 120.0,
     ):
         if kind not in ROUTERS:
-            raise ConfigError(f"scheduler.kind: unknown external router '{kind}'; valid: {', '.join(ROUTERS)}")
+            raise ConfigError(
+                f"scheduler.kind: unknown external router '{kind}'; valid: {', '.join(ROUTERS)}"
+            )
         policies = ROUTERS[kind][1]
         if policy not in policies:
-            raise ConfigError(f"scheduler.policy: '{policy}' is not a {kind} policy; valid: {', '.join(policies)}")
+            raise ConfigError(
+                f"scheduler.policy: '{policy}' is not a {kind} policy; valid: {', '.join(policies)}"
+            )
         self.kind = kind
         self.policy = policy
         self.args = {**_DEFAULT_ARGS, **(args or {})}
@@ -74,7 +89,9 @@ class ExternalRouter:
         self.proc: ManagedProcess | None = None
         self.url: str | None = None
 
-    def command(self, python: str, worker_urls: Sequence[str], port: int, host: str = "127.0.0.1") -> list[str]:
+    def command(
+        self, python: str, worker_urls: Sequence[str], port: int, host: str = "127.0.0.1"
+    ) -> list[str]:
         """The router's argv for these workers."""
         module = ROUTERS[self.kind][0]
         base = [python, "-m", module, "--host", host, "--port", str(port), "--policy", self.policy]
@@ -85,7 +102,9 @@ class ExternalRouter:
         if self.proc is not None:
             raise RuntimeError(f"{self.name} already started")
         port = free_port()
-        self.proc = ManagedProcess(self.name, self.command(python, worker_urls, port), dict(os.environ), log_dir / f"{self.name}.log")
+        self.proc = ManagedProcess(
+            self.name, self.command(python, worker_urls, port), dict(os.environ), log_dir / f"{self.name}.log"
+        )
         self.proc.start()
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + self.ready_timeout_s

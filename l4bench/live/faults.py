@@ -31,7 +31,9 @@ def fault_report(
     by_id = {r.request_id: r for r in records}
     in_flight = [int(i) for i in kill["in_flight"]]
     done = [i for i in in_flight if i in by_id and by_id[i].is_completed]
-    moved = [i for i in done if plan.instance in by_id[i].instances and by_id[i].instances[-1] != plan.instance]
+    moved = [
+        i for i in done if plan.instance in by_id[i].instances and by_id[i].instances[-1] != plan.instance
+    ]
     failed = [i for i in in_flight if i in by_id and not by_id[i].is_completed]
     reasons = Counter(error_reason(by_id[i].error or "no error, not finished") for i in failed)
     all_failed = Counter(error_reason(r.error) for r in records if r.error is not None)

@@ -75,7 +75,9 @@ class AttachLauncher(Launcher):
 
     def __init__(self, urls: Sequence[str], health_path: str = "/health", ready_timeout_s: float = 30.0):
         if not urls:
-            raise ConfigError("engine.urls: attach needs at least one URL; valid: a list like [http://host:8000]")
+            raise ConfigError(
+                "engine.urls: attach needs at least one URL; valid: a list like [http://host:8000]"
+            )
         self.urls = [u.rstrip("/") for u in urls]
         self.health_path = health_path
         self.ready_timeout_s = ready_timeout_s
@@ -86,7 +88,9 @@ class AttachLauncher(Launcher):
         for url in self.urls:
             while not http_ok(url + self.health_path):
                 if time.monotonic() > deadline:
-                    raise LaunchError(f"attach: {url}{self.health_path} not healthy after {self.ready_timeout_s:.0f} s")
+                    raise LaunchError(
+                        f"attach: {url}{self.health_path} not healthy after {self.ready_timeout_s:.0f} s"
+                    )
                 time.sleep(0.5)
         return [Endpoint(i, url, name=f"attach-{i}") for i, url in enumerate(self.urls)]
 
@@ -156,7 +160,9 @@ class LocalLauncher(Launcher):
             for i in range(self.spec.num_instances):
                 port = free_port(self.spec.host)
                 cmd = self.spec.command(i, port)
-                proc = ManagedProcess(f"instance-{i}", cmd, self._instance_env(i), self.spec.log_dir / f"instance-{i}.log")
+                proc = ManagedProcess(
+                    f"instance-{i}", cmd, self._instance_env(i), self.spec.log_dir / f"instance-{i}.log"
+                )
                 proc.start()
                 self.procs.append(proc)
                 self.endpoints.append(Endpoint(i, f"http://{self.spec.host}:{port}", name=f"instance-{i}"))
@@ -174,12 +180,16 @@ class LocalLauncher(Launcher):
             for i in sorted(pending):
                 proc, ep = self.procs[i], self.endpoints[i]
                 if not proc.is_running():
-                    raise LaunchError(f"{proc.name} exited during startup; log {proc.log_path}:\n{proc.log_tail()}")
+                    raise LaunchError(
+                        f"{proc.name} exited during startup; log {proc.log_path}:\n{proc.log_tail()}"
+                    )
                 if http_ok(ep.url + self.spec.health_path):
                     pending.discard(i)
             if pending and time.monotonic() > deadline:
                 names = ", ".join(self.procs[i].name for i in sorted(pending))
-                raise LaunchError(f"not ready after {self.spec.ready_timeout_s:.0f} s: {names} (logs in {self.spec.log_dir})")
+                raise LaunchError(
+                    f"not ready after {self.spec.ready_timeout_s:.0f} s: {names} (logs in {self.spec.log_dir})"
+                )
             if pending:
                 time.sleep(0.5)
 

@@ -96,7 +96,12 @@ class LoadGenerator:
         limit = cfg.max_concurrency if cfg.max_concurrency and cfg.max_concurrency > 0 else None
         sem = asyncio.Semaphore(limit) if limit else None
         conn = aiohttp.TCPConnector(limit=0, force_close=False)
-        bar = tqdm(total=len(requests), desc=f"live {self.scheduler_name}".strip(), disable=not cfg.show_progress, unit="req")
+        bar = tqdm(
+            total=len(requests),
+            desc=f"live {self.scheduler_name}".strip(),
+            disable=not cfg.show_progress,
+            unit="req",
+        )
         self.t0 = time.monotonic()
         try:
             async with aiohttp.ClientSession(connector=conn) as session:
@@ -140,8 +145,12 @@ class LoadGenerator:
     def _body(self, req: Request) -> dict[str, Any]:
         """The request body for the router/engine: token-id prompt (or text), ignore_eos, max_tokens."""
         if req.prompt_text is not None:
-            return self.adapter.text_completion_body(req.prompt_text, req.output_tokens, True, dict(self.config.extra_body))
-        return self.adapter.completion_body(self.token_ids(req), req.output_tokens, True, dict(self.config.extra_body))
+            return self.adapter.text_completion_body(
+                req.prompt_text, req.output_tokens, True, dict(self.config.extra_body)
+            )
+        return self.adapter.completion_body(
+            self.token_ids(req), req.output_tokens, True, dict(self.config.extra_body)
+        )
 
     async def _send(self, session: aiohttp.ClientSession, req: Request, rec: RequestRecord) -> None:
         """POST one streamed completion and fill rec from its chunks."""
@@ -152,7 +161,9 @@ class LoadGenerator:
         st = _Stream(rec, self.t0)
         self.in_flight.add(req.request_id)
         try:
-            async with session.post(self.url + self.adapter.completions_path, json=body, headers=headers, timeout=timeout) as resp:
+            async with session.post(
+                self.url + self.adapter.completions_path, json=body, headers=headers, timeout=timeout
+            ) as resp:
                 if resp.status != 200:
                     text = (await resp.text())[:300]
                     rec.error = f"http {resp.status}: {text}"
@@ -205,7 +216,12 @@ class LoadGenerator:
 
 
 def replay(
-    url: str, adapter: EngineAdapter, token_ids: TokenIdsFn, requests: list[Request], config: LoadGenConfig, scheduler_name: str = ""
+    url: str,
+    adapter: EngineAdapter,
+    token_ids: TokenIdsFn,
+    requests: list[Request],
+    config: LoadGenConfig,
+    scheduler_name: str = "",
 ) -> list[RequestRecord]:
     """Synchronous wrapper: one replay in a fresh event loop."""
     gen = LoadGenerator(url, adapter, token_ids, config, scheduler_name)

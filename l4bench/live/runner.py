@@ -106,7 +106,9 @@ class LiveRunner:
         self.device_env_var = device_env_var
         self.ready_timeout_s = ready_timeout_s
         self.idle_timeout_s = idle_timeout_s
-        self.loadgen = LoadGenConfig(max_concurrency, request_timeout_s, show_progress, {"ignore_eos": True, "temperature": 0.0})
+        self.loadgen = LoadGenConfig(
+            max_concurrency, request_timeout_s, show_progress, {"ignore_eos": True, "temperature": 0.0}
+        )
         self.router_overrides = dict(router or {})
         self.ray_options = dict(ray or {})
         self.fault = FaultPlan(**fault) if fault else None
@@ -135,16 +137,29 @@ class LiveRunner:
         if self.launcher_kind == "ray":
             from l4bench.live.ray_launcher import RayLauncher
 
-            return RayLauncher(self.adapter, self.python, str(self.model_dir), self.cluster.num_instances, args, env,
-                               self.log_dir, self.ready_timeout_s, **self.ray_options)
+            return RayLauncher(
+                self.adapter,
+                self.python,
+                str(self.model_dir),
+                self.cluster.num_instances,
+                args,
+                env,
+                self.log_dir,
+                self.ready_timeout_s,
+                **self.ray_options,
+            )
 
         def command(instance_id: int, port: int) -> list[str]:
             return self.adapter.launch_command(self.python, str(self.model_dir), port, args)
 
         spec = LocalClusterSpec(
-            command=command, num_instances=self.cluster.num_instances, log_dir=self.log_dir, env=env,
+            command=command,
+            num_instances=self.cluster.num_instances,
+            log_dir=self.log_dir,
+            env=env,
             devices=tuple(self.devices) if self.devices is not None else None,
-            device_env_var=self.device_env_var, health_path=self.adapter.health_path,
+            device_env_var=self.device_env_var,
+            health_path=self.adapter.health_path,
             ready_timeout_s=self.ready_timeout_s,
         )
         return LocalLauncher(spec)
@@ -202,12 +217,18 @@ class LiveRunner:
         facts = await self._prepare_instances(endpoints)
         router: Any = None
         if isinstance(scheduler, ExternalRouter):
-            url = await asyncio.to_thread(scheduler.start, self.python, [e.url for e in endpoints], self.log_dir)
+            url = await asyncio.to_thread(
+                scheduler.start, self.python, [e.url for e in endpoints], self.log_dir
+            )
             facts.update(scheduler.describe())
         else:
             from l4bench.live.router import RouterConfig, RouterServer
 
-            cfg = RouterConfig(model_name=self._served_name(), max_model_len=self.cluster.max_model_len, **self.router_overrides)
+            cfg = RouterConfig(
+                model_name=self._served_name(),
+                max_model_len=self.cluster.max_model_len,
+                **self.router_overrides,
+            )
             router = RouterServer(endpoints, scheduler, self.adapter, cfg)
             url = await router.start()
             facts["router"] = "l4bench"
@@ -223,7 +244,12 @@ class LiveRunner:
             else:
                 await asyncio.to_thread(scheduler.stop)
         fault_info = None
-        if self.fault is not None and fault_task is not None and fault_task.done() and not fault_task.cancelled():
+        if (
+            self.fault is not None
+            and fault_task is not None
+            and fault_task.done()
+            and not fault_task.cancelled()
+        ):
             fault_info = fault_report(requests, records, self.fault, fault_task.result())
         return records, fault_info, facts
 
@@ -236,7 +262,12 @@ class LiveRunner:
         in_flight = sorted(gen.in_flight)
         kill_s = gen.now_s()
         await asyncio.to_thread(self._launcher.kill_instance, self.fault.instance)
-        log.warning("fault: killed instance %d at %.2f s with %d requests in flight", self.fault.instance, kill_s, len(in_flight))
+        log.warning(
+            "fault: killed instance %d at %.2f s with %d requests in flight",
+            self.fault.instance,
+            kill_s,
+            len(in_flight),
+        )
         return {"kill_s": kill_s, "in_flight": in_flight}
 
     async def _prepare_instances(self, endpoints: list[Endpoint]) -> dict[str, Any]:
@@ -283,5 +314,7 @@ def _duration_s(records: list[RequestRecord]) -> float:
     if not records:
         return 0.0
     start = min(r.arrival_s for r in records)
-    ends = [r.finish_s for r in records if r.finish_s is not None] + [r.token_times_s[-1] for r in records if r.token_times_s]
+    ends = [r.finish_s for r in records if r.finish_s is not None] + [
+        r.token_times_s[-1] for r in records if r.token_times_s
+    ]
     return max(ends) - start if ends else 0.0

@@ -21,7 +21,10 @@ def engine_version(engine: str, python: str, url: str | None = None) -> str:
     try:
         out = subprocess.run(
             [python, "-c", f"import {engine}; print({engine}.__version__)"],
-            capture_output=True, text=True, timeout=120, check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         return out.stdout.strip().splitlines()[-1]
     except (OSError, subprocess.SubprocessError, IndexError):

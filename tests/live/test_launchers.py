@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -111,8 +110,8 @@ def test_sigterm_to_harness_kills_servers(tmp_path: Path) -> None:
         sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
         from pathlib import Path
         from l4bench.live.launchers import LocalClusterSpec, LocalLauncher
-        spec = LocalClusterSpec(command=lambda i, p: [sys.executable, {str(tmp_path / 'server.py')!r}, str(p)],
-                                num_instances=2, log_dir=Path({str(tmp_path / 'logs')!r}), health_path="/")
+        spec = LocalClusterSpec(command=lambda i, p: [sys.executable, {str(tmp_path / "server.py")!r}, str(p)],
+                                num_instances=2, log_dir=Path({str(tmp_path / "logs")!r}), health_path="/")
         l = LocalLauncher(spec); l.start()
         print(" ".join(str(p.pid) for p in l.procs), flush=True)
         time.sleep(60)
