@@ -1,0 +1,125 @@
+"""The interface the live router and the launchers use to talk to one kind of serving engine.
+
+An adapter knows an engine's command line, readiness probe, request body for a token-id prompt,
+streamed chunk format, load metrics and abort call. It holds no connection state: the caller passes
+the aiohttp session and the instance URL, so one adapter object serves every instance.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+
+@dataclass(frozen=True, slots=True)
+class EngineLoad:
+    """An engine's own report of its load (polled from its metrics endpoint)."""
+
+    num_running: int
+    num_waiting: int
+    kv_usage_frac: float  # 0..1 of the KV cache in use
+
+
+def flag_args(args: dict[str, Any]) -> list[str]:
+    """Turn {"max-model-len": 4096, "enforce-eager": True, "x": None} into CLI flags.
+
+    True -> bare flag, False/None -> omitted, lists -> the flag followed by each item.
+    """
+    out: list[str] = []
+    for key, value in args.items():
+        flag = "--" + str(key).lstrip("-").replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            out.append(flag)
+        elif isinstance(value, (list, tuple)):
+            out.append(flag)
+            out.extend(str(v) for v in value)
+        else:
+            out.extend([flag, str(value)])
+    return out
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    """Sum every sample of each metric name over its labels (enough for per-engine gauges)."""
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        if "{" in line:
+            name = line.split("{", 1)[0]
+            rest = line.rsplit("}", 1)[-1]
+        else:
+            name, _, rest = line.partition(" ")
+        fields = rest.split()
+        if not fields:
+            continue
+        try:
+            value = float(fields[0])
+        except ValueError:
+            continue
+        if math.isnan(value):
+            continue
+        totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
+class EngineAdapter(ABC):
+    """What the router and the launchers need to know about one serving engine."""
+
+    name: str = "base"
+    health_path: str = "/health"
+    completions_path: str = "/v1/completions"
+    chat_path: str | None = "/v1/chat/completions"  # None: no chat endpoint with token ids
+    metrics_path: str = "/metrics"
+
+    @abstractmethod
+    def launch_command(self, python: str, model: str, port: int, args: dict[str, Any]) -> list[str]:
+        """The argv that starts one server instance on 127.0.0.1:port (args: engine CLI flags)."""
+
+    def launch_env(self, base: dict[str, str]) -> dict[str, str]:
+        """The environment for one server process (default: base unchanged)."""
+        return dict(base)
+
+    @abstractmethod
+    def completion_body(
+        self, prompt_token_ids: list[int], max_tokens: int, stream: bool, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The JSON body of one hop: a token-id prompt, capped max_tokens, sampling fields in extra.
+
+        extra may hold "rid", the hop's request id, for engines that abort by id; others drop it.
+        """
+
+    def text_completion_body(
+        self, prompt_text: str, max_tokens: int, stream: bool, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Like completion_body but for a text prompt (first hop of a text request, no tokenizer)."""
+        body = self.completion_body([], max_tokens, stream, extra)
+        body["prompt"] = prompt_text
+        return body
+
+    def chat_body(
+        self, messages: list[Any], max_tokens: int, stream: bool, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The body of the first hop of a chat request (later hops use completion_body with token ids)."""
+        raise NotImplementedError(f"engine {self.name} has no chat endpoint that returns token ids")
+
+    @abstractmethod
+    def parse_chunk(self, chunk: dict[str, Any]) -> tuple[list[int], str, str | None]:
+        """One streamed chunk (or a whole non-streamed body) -> (new token ids, new text, finish_reason)."""
+
+    def parse_prompt_ids(self, chunk: dict[str, Any]) -> list[int] | None:
+        """The prompt's token ids if the engine echoes them in this chunk (vLLM: first chunk), else None."""
+        return None
+
+    @abstractmethod
+    async def fetch_load(self, session: aiohttp.ClientSession, url: str) -> EngineLoad:
+        """Poll the instance at url for its load; raises aiohttp.ClientError / TimeoutError when down."""
+
+    async def abort(self, session: aiohttp.ClientSession, url: str, request_id: str) -> None:
+        """Best-effort abort of request_id on the instance (closing its stream already aborts in vLLM)."""
+        return None

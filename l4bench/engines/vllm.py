@@ -1,0 +1,94 @@
+"""vLLM behind its OpenAI-compatible server (checked against vLLM 0.32 CPU; fields also in 0.25)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from l4bench.engines.base import EngineAdapter, EngineLoad, flag_args, parse_prometheus
+
+
+class VllmEngine(EngineAdapter):
+    """vLLM: `python -m vllm.entrypoints.openai.api_server`, hops via /v1/completions token-id prompts."""
+
+    name = "vllm"
+    health_path = "/health"
+    completions_path = "/v1/completions"
+    metrics_path = "/metrics"
+
+    def __init__(self, served_model_name: str | None = None, load_timeout_s: float = 2.0) -> None:
+        self.served_model_name = served_model_name
+        self.load_timeout_s = load_timeout_s
+
+    def launch_command(self, python: str, model: str, port: int, args: dict[str, Any]) -> list[str]:
+        """argv of one vLLM server on 127.0.0.1:port (args: extra CLI flags, e.g. {"load-format": "dummy"})."""
+        cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+        cmd += ["--host", "127.0.0.1", "--port", str(port)]
+        extra = dict(args)
+        for key in ("host", "port", "model"):
+            extra.pop(key, None)
+        if self.served_model_name and "served-model-name" not in extra:
+            extra["served-model-name"] = self.served_model_name
+        return cmd + flag_args(extra)
+
+    def launch_env(self, base: dict[str, str]) -> dict[str, str]:
+        """base plus the CPU-build defaults vLLM needs (1 GiB KV cache when unset)."""
+        env = dict(base)
+        if "CUDA_VISIBLE_DEVICES" not in env:
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        return env
+
+    def completion_body(
+        self, prompt_token_ids: list[int], max_tokens: int, stream: bool, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A /v1/completions body with a token-id prompt; return_token_ids makes hops possible."""
+        body: dict[str, Any] = {k: v for k, v in extra.items() if k != "rid"}
+        body.update(prompt=list(prompt_token_ids), max_tokens=int(max_tokens), stream=bool(stream))
+        body["return_token_ids"] = True
+        if self.served_model_name and "model" not in body:
+            body["model"] = self.served_model_name
+        return body
+
+    def chat_body(
+        self, messages: list[Any], max_tokens: int, stream: bool, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A /v1/chat/completions body (first hop of a chat request); prompt ids come back in chunk 1."""
+        body: dict[str, Any] = {k: v for k, v in extra.items() if k != "rid"}
+        body.update(messages=messages, max_tokens=int(max_tokens), stream=bool(stream), return_token_ids=True)
+        if self.served_model_name and "model" not in body:
+            body["model"] = self.served_model_name
+        return body
+
+    def parse_chunk(self, chunk: dict[str, Any]) -> tuple[list[int], str, str | None]:
+        """(token_ids, text, finish_reason) of choice 0 of a streamed chunk or a whole response."""
+        choices = chunk.get("choices") or []
+        if not choices:
+            return [], "", None
+        choice = choices[0]
+        ids = choice.get("token_ids") or []
+        text = choice.get("text")
+        if text is None:  # chat-completion chunk
+            text = (choice.get("delta") or choice.get("message") or {}).get("content") or ""
+        return [int(t) for t in ids], text, choice.get("finish_reason")
+
+    def parse_prompt_ids(self, chunk: dict[str, Any]) -> list[int] | None:
+        """vLLM echoes prompt_token_ids in the first chunk when return_token_ids is set."""
+        choices = chunk.get("choices") or []
+        ids = choices[0].get("prompt_token_ids") if choices else None
+        if ids is None:
+            ids = chunk.get("prompt_token_ids")
+        return [int(t) for t in ids] if ids is not None else None
+
+    async def fetch_load(self, session: aiohttp.ClientSession, url: str) -> EngineLoad:
+        """Running/waiting requests and KV usage from vllm:* gauges on /metrics."""
+        timeout = aiohttp.ClientTimeout(total=self.load_timeout_s)
+        async with session.get(url + self.metrics_path, timeout=timeout) as resp:
+            resp.raise_for_status()
+            values = parse_prometheus(await resp.text())
+        kv = values.get("vllm:kv_cache_usage_perc", values.get("vllm:gpu_cache_usage_perc", 0.0))
+        return EngineLoad(
+            num_running=int(values.get("vllm:num_requests_running", 0.0)),
+            num_waiting=int(values.get("vllm:num_requests_waiting", 0.0)),
+            kv_usage_frac=float(kv),
+        )
