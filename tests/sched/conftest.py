@@ -26,9 +26,7 @@ def make_view(
     rid0 = instance_id * 1000 if first_request_id is None else first_request_id
     reqs: list[RunningRequest] = []
     if detail:
-        reqs += [
-            RunningRequest(rid0 + k, max(c - generated, 1), c, generated) for k, c in enumerate(running)
-        ]
+        reqs += [RunningRequest(rid0 + k, max(c - generated, 1), c, generated) for k, c in enumerate(running)]
         reqs += [
             RunningRequest(rid0 + len(running) + k, p, p, 0, is_waiting=True) for k, p in enumerate(waiting)
         ]

@@ -60,7 +60,9 @@ def _trace(cls, cluster, mkview, mkreq, seed: int, perturb: bool, unhealthy: int
         req = mkreq(k, prompt_tokens=int(world.integers(10, 50_000)), arrival_s=0.1 * k)
         out.append(sched.route(req, views, 0.1 * k).instance_id)
         if k % 10 == 9:
-            out.extend((m.request_id, m.src_instance, m.dst_instance) for m in sched.rebalance(views, 0.1 * k))
+            out.extend(
+                (m.request_id, m.src_instance, m.dst_instance) for m in sched.rebalance(views, 0.1 * k)
+            )
     return out
 
 

@@ -45,7 +45,12 @@ def test_random_falls_back_to_all_when_none_healthy(cluster4, mkview, mkreq):
 
 def test_least_requests_picks_fewest_and_lowest_id_on_ties(cluster4, mkview, mkreq):
     s = LeastRequestsScheduler(cluster=cluster4)
-    views = [mkview(0, running=(1, 1)), mkview(1, running=(50_000,)), mkview(2, waiting=(5,)), mkview(3, running=(2, 2))]
+    views = [
+        mkview(0, running=(1, 1)),
+        mkview(1, running=(50_000,)),
+        mkview(2, waiting=(5,)),
+        mkview(3, running=(2, 2)),
+    ]
     assert s.route(mkreq(), views, 0.0).instance_id == 1  # 1 request, ties with 2: lower id wins
     views[1] = mkview(1, running=(50_000,), is_healthy=False)
     assert s.route(mkreq(), views, 0.0).instance_id == 2

@@ -53,7 +53,9 @@ def test_unhealthy_range_member_avoided_and_fallback(mkview, mkreq):
     views = [mkview(0, is_healthy=False), mkview(1, running=(500,)), mkview(2), mkview(3)]
     assert s.route(mkreq(prompt_tokens=10), views, 0.0).instance_id == 1
     views = [mkview(0, is_healthy=False), mkview(1, is_healthy=False), mkview(2, running=(9,)), mkview(3)]
-    assert s.route(mkreq(prompt_tokens=10), views, 0.0).instance_id == 3  # whole range down: global least tokens
+    assert (
+        s.route(mkreq(prompt_tokens=10), views, 0.0).instance_id == 3
+    )  # whole range down: global least tokens
 
 
 @pytest.mark.parametrize(
