@@ -4,9 +4,18 @@ from l4bench.workloads.arrivals import ConstantArrivals, GammaArrivals, PoissonA
 from l4bench.workloads.base import Workload
 from l4bench.workloads.data import KNOWN_FILES, resolve_data_file
 from l4bench.workloads.longbench import LongBenchWorkload
-from l4bench.workloads.synthetic import SyntheticBimodalWorkload, SyntheticLognormalWorkload, SyntheticZipfWorkload
+from l4bench.workloads.synthetic import (
+    SyntheticBimodalWorkload,
+    SyntheticLognormalWorkload,
+    SyntheticZipfWorkload,
+)
 from l4bench.workloads.tokens import prompt_token_ids
-from l4bench.workloads.traces import AzureTraceWorkload, LengthsCsvWorkload, LengthTableWorkload, MooncakeWorkload
+from l4bench.workloads.traces import (
+    AzureTraceWorkload,
+    LengthsCsvWorkload,
+    LengthTableWorkload,
+    MooncakeWorkload,
+)
 
 __all__ = [
     "KNOWN_FILES",

@@ -80,7 +80,8 @@ KNOWN_FILES: dict[str, DataFile] = {
         "6d6c296302a853e2669a674a96f269283e60c57e60363bd450588a1066919f9f",
         "Apache-2.0 (etalon); origin data: ShareGPT (no clear license)",
     ),
-    # Hand-transcribed from THUDM/LongBench docs (MIT); no downloadable CSV upstream.
+    # Hand-transcribed from THUDM/LongBench docs (MIT); no downloadable CSV upstream, so
+    # workloads.longbench_stats holds the same numbers built in.
     "longctx_benchmark_stats/longbench_v1_task_stats.csv": DataFile(
         None, "9e0801b6f4d2ce1f351471c58960fe85dc5c83610361d53d78b746b91e7b9c15", "MIT"
     ),
@@ -108,6 +109,14 @@ def cache_dir() -> Path:
 def _search_dirs(data_dir: str | None) -> list[Path]:
     dirs = [Path(d).expanduser() for d in (data_dir, os.environ.get("L4BENCH_DATA_DIR")) if d]
     return list(dict.fromkeys(dirs))
+
+
+def find_local(relpath: str, data_dir: str | None) -> Path | None:
+    """relpath in data_dir or $L4BENCH_DATA_DIR, without downloading; None when absent."""
+    for d in _search_dirs(data_dir):
+        if (d / relpath).is_file():
+            return d / relpath
+    return None
 
 
 def _download(url: str, dest: Path, sha256: str, option: str) -> None:
@@ -143,10 +152,10 @@ def resolve_data_file(relpath: str, data_dir: str | None, option: str) -> Path:
         if path.is_file():
             return path
         raise ConfigError(f"{option}: file {path} does not exist")
+    local = find_local(relpath, data_dir)
+    if local is not None:
+        return local
     searched = [d / relpath for d in _search_dirs(data_dir)]
-    for cand in searched:
-        if cand.is_file():
-            return cand
     known = KNOWN_FILES.get(relpath)
     cached = cache_dir() / relpath
     searched.append(cached)

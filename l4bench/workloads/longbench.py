@@ -25,7 +25,8 @@ from l4bench.workloads.base import (
     check_num_requests,
     length_facts,
 )
-from l4bench.workloads.data import describe_file, resolve_data_file
+from l4bench.workloads.data import describe_file, find_local
+from l4bench.workloads.longbench_stats import V1_COLUMNS, V1_ROWS, V2_COLUMNS, V2_ROWS
 
 STATS_FILES = {
     "v1": "longctx_benchmark_stats/longbench_v1_task_stats.csv",
@@ -45,21 +46,35 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def builtin_stats(version: str) -> pd.DataFrame:
+    """The built-in published stats table, same layout as the CSV in longctx_benchmark_stats/."""
+    if version == "v1":
+        return pd.DataFrame(list(V1_ROWS), columns=list(V1_COLUMNS))
+    return pd.DataFrame(list(V2_ROWS), columns=list(V2_COLUMNS))
+
+
 def task_table(stats: pd.DataFrame, version: str) -> pd.DataFrame:
     """Normalize a stats CSV to columns task, num_samples, mean_tokens, max_new_tokens."""
     if version == "v1":
         lang = stats["language"].where(stats["language"].isin(["EN", "ZH"]), "code")
         factor = lang.map(TOKENS_PER_UNIT)
-        return pd.DataFrame({
-            "task": stats["dataset_key"], "num_samples": stats["num_samples"],
-            "mean_tokens": stats["avg_len"] * factor, "max_new_tokens": stats["max_new_tokens"],
-        })
+        return pd.DataFrame(
+            {
+                "task": stats["dataset_key"],
+                "num_samples": stats["num_samples"],
+                "mean_tokens": stats["avg_len"] * factor,
+                "max_new_tokens": stats["max_new_tokens"],
+            }
+        )
     sub = stats[stats["subtask"] != "ALL"]
-    return pd.DataFrame({
-        "task": sub["category"].map(slug) + "/" + sub["subtask"].map(slug), "num_samples": sub["num_samples"],
-        "mean_tokens": sub["avg_len_kwords"] * 1000.0 * TOKENS_PER_UNIT["EN"],
-        "max_new_tokens": V2_MAX_NEW_TOKENS,
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "task": sub["category"].map(slug) + "/" + sub["subtask"].map(slug),
+            "num_samples": sub["num_samples"],
+            "mean_tokens": sub["avg_len_kwords"] * 1000.0 * TOKENS_PER_UNIT["EN"],
+            "max_new_tokens": V2_MAX_NEW_TOKENS,
+        }
+    ).reset_index(drop=True)
 
 
 class LongBenchWorkload:
@@ -98,9 +113,14 @@ class LongBenchWorkload:
 
     def _table(self) -> pd.DataFrame:
         relpath = STATS_FILES[self.version]
-        path = resolve_data_file(relpath, self.data_dir, "workload.longbench")
-        table = task_table(pd.read_csv(path), self.version)
-        self._facts = describe_file(path, relpath)
+        path = find_local(relpath, self.data_dir)
+        if path is not None:
+            stats = pd.read_csv(path)
+            self._facts = describe_file(path, relpath)
+        else:  # no data dir: the same published numbers, built in
+            stats = builtin_stats(self.version)
+            self._facts = {"source_file": f"builtin:l4bench.workloads.longbench_stats ({relpath})"}
+        table = task_table(stats, self.version)
         if self.tasks is not None:
             names = table["task"].tolist()
             groups = sorted({t.split("/")[0] for t in names if "/" in t})
@@ -120,8 +140,12 @@ class LongBenchWorkload:
             prompts.append(rng.lognormal(mu, self.length_sigma, n))
             outputs.append(np.full(n, int(row.max_new_tokens)))
             tags += [str(row.task)] * n
-        return Columns(np.zeros(len(tags)), np.rint(np.concatenate(prompts)).astype(np.int64),
-                       np.concatenate(outputs), tags=tags)
+        return Columns(
+            np.zeros(len(tags)),
+            np.rint(np.concatenate(prompts)).astype(np.int64),
+            np.concatenate(outputs),
+            tags=tags,
+        )
 
     def load(self, rng: np.random.Generator) -> list[Request]:
         """Build all samples, shuffle them with rng, keep the first num_requests."""
@@ -135,7 +159,8 @@ class LongBenchWorkload:
             cols, was_cut = load_online(self.version, table, self.tokenizer, self.max_model_len)
         order = rng.permutation(len(cols.prompt_tokens))[: self.num_requests]
         cols = Columns(
-            np.zeros(len(order)), np.asarray(cols.prompt_tokens)[order],
+            np.zeros(len(order)),
+            np.asarray(cols.prompt_tokens)[order],
             np.asarray(cols.output_tokens)[order],
             tags=[cols.tags[i] for i in order] if cols.tags else None,
             texts=[cols.texts[i] for i in order] if cols.texts else None,
@@ -148,9 +173,14 @@ class LongBenchWorkload:
     def describe(self) -> dict[str, Any]:
         """Facts for summary.json, flagging offline lengths as synthesized."""
         return {
-            "name": self.name, "version": self.version, "source": self.source,
-            "is_synthesized": self.is_synthesized, "has_timestamps": False,
-            "tasks": self.tasks, "length_sigma": self.length_sigma,
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "is_synthesized": self.is_synthesized,
+            "has_timestamps": False,
+            "tasks": self.tasks,
+            "length_sigma": self.length_sigma,
             "tokens_per_unit": TOKENS_PER_UNIT if self.is_synthesized else None,
-            "tokenizer": self.tokenizer, **self._facts,
+            "tokenizer": self.tokenizer,
+            **self._facts,
         }

@@ -67,15 +67,17 @@ def load_online(
     tok = transformers.AutoTokenizer.from_pretrained(tokenizer)
     items = _items(datasets, version, table)
     if not items:
-        raise ConfigError(f"workload.longbench: no samples found in {HF_DATASETS[version]} for the chosen tasks")
+        raise ConfigError(
+            f"workload.longbench: no samples found in {HF_DATASETS[version]} for the chosen tasks"
+        )
     texts, prompt_len, was_cut = [], [], []
     for _task, text, max_new in items:
         ids = tok(text, add_special_tokens=False)["input_ids"]
         limit = None if max_model_len is None else max(1, max_model_len - min(max_new, max_model_len - 1))
         cut = limit is not None and len(ids) > limit
-        if cut:
+        if limit is not None and cut:
             half = limit // 2
-            ids = ids[:half] + ids[len(ids) - (limit - half):]
+            ids = ids[:half] + ids[len(ids) - (limit - half) :]
             text = tok.decode(ids, skip_special_tokens=True)
         texts.append(text)
         prompt_len.append(len(ids))

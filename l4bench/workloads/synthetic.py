@@ -11,7 +11,13 @@ import numpy as np
 
 from l4bench.errors import ConfigError
 from l4bench.types import Request
-from l4bench.workloads.base import Columns, build_requests, check_max_model_len, check_num_requests, length_facts
+from l4bench.workloads.base import (
+    Columns,
+    build_requests,
+    check_max_model_len,
+    check_num_requests,
+    length_facts,
+)
 
 #: Requests drawn when num_requests is null.
 DEFAULT_NUM_REQUESTS = 1000
@@ -47,8 +53,12 @@ class _SyntheticWorkload:
     def load(self, rng: np.random.Generator) -> list[Request]:
         """Draw num_requests (prompt, output) pairs; all arrivals are 0.0."""
         prompt, output, tags = self._sample(rng, self._n)
-        cols = Columns(np.zeros(len(prompt)), np.rint(prompt).astype(np.int64),
-                       np.rint(output).astype(np.int64), tags=tags)
+        cols = Columns(
+            np.zeros(len(prompt)),
+            np.rint(prompt).astype(np.int64),
+            np.rint(output).astype(np.int64),
+            tags=tags,
+        )
         requests, num_truncated = build_requests(cols, self.max_model_len)
         self._facts = {**length_facts(requests), "num_truncated": num_truncated}
         return requests
@@ -79,8 +89,13 @@ class SyntheticLognormalWorkload(_SyntheticWorkload):
         num_requests: int | None = None,
         max_model_len: int | None = None,
     ):
-        _positive(f"workload.{self.name}", prompt_mean_tokens=prompt_mean_tokens, prompt_sigma=prompt_sigma,
-                  output_mean_tokens=output_mean_tokens, output_sigma=output_sigma)
+        _positive(
+            f"workload.{self.name}",
+            prompt_mean_tokens=prompt_mean_tokens,
+            prompt_sigma=prompt_sigma,
+            output_mean_tokens=output_mean_tokens,
+            output_sigma=output_sigma,
+        )
         self.prompt_mean_tokens = prompt_mean_tokens
         self.prompt_sigma = prompt_sigma
         self.output_mean_tokens = output_mean_tokens

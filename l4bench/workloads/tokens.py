@@ -29,11 +29,13 @@ _SALT_REQUEST = np.uint64((0x5EED_0002 * 0x9E3779B97F4A7C15) % 2**64)
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finalizer, elementwise on uint64 (wraps modulo 2**64 by design)."""
+    x = np.asarray(x, dtype=np.uint64)
     x = x ^ (x >> np.uint64(30))
     x = x * _M1
     x = x ^ (x >> np.uint64(27))
     x = x * _M2
-    return x ^ (x >> np.uint64(31))
+    out: np.ndarray = x ^ (x >> np.uint64(31))
+    return out
 
 
 def _block_seeds(req: Request, num_blocks: int) -> np.ndarray:
@@ -60,4 +62,5 @@ def prompt_token_ids(req: Request, vocab_size: int) -> list[int]:
     pos = np.arange(n, dtype=np.uint64)
     keys = np.repeat(seeds, PREFIX_BLOCK_TOKENS)[:n] + (pos % np.uint64(PREFIX_BLOCK_TOKENS)) * _GOLDEN
     ids = _mix(keys) % np.uint64(span) + np.uint64(MIN_TOKEN_ID)
-    return ids.astype(np.int64).tolist()
+    out: list[int] = ids.astype(np.int64).tolist()
+    return out

@@ -165,7 +165,9 @@ class LengthsCsvWorkload(_FileWorkload):
         max_model_len: int | None = None,
     ):
         if not path:
-            raise ConfigError("workload.lengths_csv.path: must name a CSV file (relative to data_dir or absolute)")
+            raise ConfigError(
+                "workload.lengths_csv.path: must name a CSV file (relative to data_dir or absolute)"
+            )
         self.path = path
         self.input_column = input_column
         self.output_column = output_column
@@ -201,5 +203,6 @@ class LengthTableWorkload(LengthsCsvWorkload):
         check_choice("workload.table", table, list(LENGTH_TABLES))
         self.table = table
         self.name = table
-        super().__init__(LENGTH_TABLES[table], data_dir=data_dir, num_requests=num_requests,
-                         max_model_len=max_model_len)
+        super().__init__(
+            LENGTH_TABLES[table], data_dir=data_dir, num_requests=num_requests, max_model_len=max_model_len
+        )
