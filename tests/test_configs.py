@@ -12,7 +12,7 @@ from l4bench.cli import conf_dir, model_dir, options
 from l4bench.perf.base import GpuSpec, ModelSpec
 from l4bench.types import ClusterSpec
 
-from .conftest import shared_workloads
+from _data import shared_workloads
 
 
 def _compose(overrides: list[str]):
