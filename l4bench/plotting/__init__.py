@@ -1,0 +1,1 @@
+"""Figures from results: one seaborn theme and a stable colour per scheduler (style.py), per-run figures."""

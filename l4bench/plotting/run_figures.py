@@ -1,0 +1,208 @@
+"""The figures written with every run: E2E CDF, latency bars, per-length-bucket latency.
+
+Reads only a records frame (``metrics.frame.records_frame``) and summary entries
+(``metrics.summary.summarize``), so the same figures can be redrawn from results/ later.
+Uses ``matplotlib.figure.Figure`` directly (no pyplot, no global state, no display).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from l4bench.plotting.style import color_for, label_for, linestyle_for, order_schedulers, style_rc
+
+_PLAIN = mpl.ticker.FuncFormatter(lambda v, _pos: f"{v:g}")
+# label minor ticks only on short log ranges, where there are few major ones
+_PLAIN_MINOR = mpl.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1.5, 0.5))
+
+
+def _legend(fig: Figure, names: list[str]) -> None:
+    """One legend for the whole figure, right of the axes, in scheduler order."""
+    handles = [Line2D([], [], color=color_for(n), ls=linestyle_for(n), lw=2) for n in names]
+    fig.legend(handles, [label_for(n) for n in names], loc="outside right center")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path)
+    return path
+
+
+def e2e_cdf(df: pd.DataFrame, names: list[str], title: str, path: Path) -> Path:
+    """CDF of E2E latency (left) and its tail as 1 - CDF on log axes (right), per scheduler."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_cdf, ax_tail = fig.subplots(1, 2)
+    done = df[df["is_completed"]] if len(df) else df
+    shown = []
+    for name in names:
+        e2el_s = np.sort(done.loc[done["scheduler"] == name, "e2el_ms"].to_numpy(dtype=float) / 1e3)
+        e2el_s = e2el_s[np.isfinite(e2el_s)]
+        if e2el_s.size == 0:
+            continue
+        shown.append(name)
+        frac = np.arange(1, e2el_s.size + 1) / e2el_s.size
+        style = {"color": color_for(name), "ls": linestyle_for(name), "lw": 1.6}
+        ax_cdf.step(e2el_s, frac, where="post", **style)
+        ax_tail.step(e2el_s, np.clip(1.0 - frac + 1.0 / e2el_s.size, 1e-6, 1), where="post", **style)
+    ax_cdf.set(xlabel="E2E latency (s)", ylabel="fraction of requests", ylim=(0, 1.01), title="CDF")
+    ax_tail.set(xlabel="E2E latency (s)", ylabel="fraction of requests >= x", title="tail", yscale="log")
+    for ax in (ax_cdf, ax_tail):
+        if shown:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(_PLAIN)
+    if shown:
+        _legend(fig, shown)
+    fig.suptitle(f"E2E latency of completed requests\n{title}")
+    return _save(fig, path)
+
+
+_BAR_METRICS: tuple[tuple[str, str, float], ...] = (
+    ("ttft_ms", "TTFT (s)", 1e-3),
+    ("tpot_ms", "TPOT (ms)", 1.0),
+    ("e2el_ms", "E2E latency (s)", 1e-3),
+)
+
+
+def latency_bars(summaries: dict[str, dict[str, Any]], names: list[str], title: str, path: Path) -> Path:
+    """Mean (top row) and p99 (bottom row) of TTFT, TPOT and E2E per scheduler, as bars."""
+    fig = Figure(figsize=(12, 1.5 + 0.55 * max(len(names), 3)), layout="constrained")
+    axes = fig.subplots(2, len(_BAR_METRICS), sharey=True)
+    y = np.arange(len(names))
+    for row, stat in enumerate(("mean", "p99")):
+        for col, (metric, unit, scale) in enumerate(_BAR_METRICS):
+            ax: Axes = axes[row][col]
+            vals = [_num(summaries.get(n, {}).get(f"{stat}_{metric}")) * scale for n in names]
+            ax.barh(y, vals, color=[color_for(n) for n in names], height=0.75)
+            for yi, v in zip(y, vals, strict=True):
+                if math.isfinite(v):
+                    ax.annotate(
+                        _fmt(v), (v, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=7
+                    )
+                else:
+                    ax.annotate(
+                        "n/a", (0, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=7
+                    )
+            ax.set_title(f"{stat} {unit.split(' (')[0]}")
+            ax.set_xlabel(unit)
+            ax.margins(x=0.18)
+    axes[0][0].set_yticks(y, [label_for(n) for n in names])
+    axes[0][0].invert_yaxis()
+    fig.suptitle(f"Latency per scheduler (completed requests)\n{title}")
+    return _save(fig, path)
+
+
+def per_bucket(summaries: dict[str, dict[str, Any]], names: list[str], title: str, path: Path) -> Path:
+    """Mean E2E latency and mean TPOT per prompt-length bucket, one line per scheduler."""
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    ax_e2e, ax_tpot = fig.subplots(1, 2, sharex=True)
+    buckets = _bucket_labels(summaries, names)
+    x = np.arange(len(buckets))
+    shown = []
+    for name in names:
+        rows = {b["bucket"]: b for b in summaries.get(name, {}).get("per_bucket", [])}
+        if not rows:
+            continue
+        shown.append(name)
+        style = {"color": color_for(name), "ls": linestyle_for(name), "marker": "o", "ms": 4, "lw": 1.6}
+        e2e = [_num(rows.get(b, {}).get("mean_e2el_ms")) / 1e3 for b in buckets]
+        tpot = [_num(rows.get(b, {}).get("mean_tpot_ms")) for b in buckets]
+        ax_e2e.plot(x, e2e, **style)
+        ax_tpot.plot(x, tpot, **style)
+    ticks = [f"{_short_bucket(summaries, b)}\nn={_bucket_total(summaries, b)}" for b in buckets]
+    for ax, ylabel, name in ((ax_e2e, "mean E2E latency (s)", "E2E"), (ax_tpot, "mean TPOT (ms)", "TPOT")):
+        ax.set_xticks(x, ticks)
+        ax.set(xlabel="prompt length (tokens)", ylabel=ylabel, title=f"mean {name} by prompt length")
+        if _has_positive(ax):
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(_PLAIN)
+            ax.yaxis.set_minor_formatter(_PLAIN_MINOR)
+    if shown:
+        _legend(fig, shown)
+    fig.suptitle(f"Latency by prompt length\n{title}")
+    return _save(fig, path)
+
+
+def _has_positive(ax: Axes) -> bool:
+    """Whether any line of ``ax`` has a finite positive y value (else a log axis would fail)."""
+    for line in ax.get_lines():
+        y = np.asarray(line.get_ydata(), dtype=float)
+        if np.any(np.isfinite(y) & (y > 0)):
+            return True
+    return False
+
+
+def _bucket_labels(summaries: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
+    """Bucket labels in ascending order of their lower edge, across all schedulers."""
+    lo: dict[str, int] = {}
+    for name in names:
+        for b in summaries.get(name, {}).get("per_bucket", []):
+            lo.setdefault(b["bucket"], int(b.get("lo_tokens") or 0))
+    return sorted(lo, key=lo.__getitem__)
+
+
+def _tokens_word(n: float) -> str:
+    """2048 -> '2k', 131072 -> '128k', 1000 -> '1000'."""
+    if math.isinf(n):
+        return "inf"
+    return f"{int(n) // 1024}k" if n >= 1024 and int(n) % 1024 == 0 else str(int(n))
+
+
+def _short_bucket(summaries: dict[str, dict[str, Any]], bucket: str) -> str:
+    """Compact tick label: '2k-8k', '>=128k'."""
+    for s in summaries.values():
+        for b in s.get("per_bucket", []):
+            if b["bucket"] == bucket and "lo_tokens" in b:
+                lo, hi = b["lo_tokens"], b.get("hi_tokens")
+                return f">={_tokens_word(lo)}" if hi is None else f"{_tokens_word(lo)}-{_tokens_word(hi)}"
+    return bucket
+
+
+def _bucket_total(summaries: dict[str, dict[str, Any]], bucket: str) -> int:
+    """Requests in a bucket (completed + failed) as one scheduler saw them (the same workload)."""
+    for s in summaries.values():
+        for b in s.get("per_bucket", []):
+            if b["bucket"] == bucket:
+                return int(b.get("count", 0)) + int(b.get("failed", 0))
+    return 0
+
+
+def _num(v: Any) -> float:
+    """None/missing -> NaN, else float."""
+    return float("nan") if v is None else float(v)
+
+
+def _fmt(v: float) -> str:
+    """Short bar label: 3 significant digits."""
+    return f"{v:.3g}"
+
+
+def write_run_figures(
+    df: pd.DataFrame, summaries: dict[str, dict[str, Any]], out_dir: Path, title: str
+) -> list[Path]:
+    """Write e2e_cdf.png, latency_bars.png and per_bucket.png into ``out_dir``; return their paths.
+
+    Args:
+        df: the run's records frame (scheduler, is_completed, e2el_ms columns are used).
+        summaries: scheduler name -> its summary.json entry.
+        title: names the data source, e.g. "sim | 4x H100 | Llama-3.1-8B | longbench".
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame_names = df["scheduler"].astype(str).unique().tolist() if len(df) else []
+    names = order_schedulers([*summaries, *frame_names])
+    # constrained layout already fits the outside legend; a tight bbox would cost a second draw
+    rc: Any = {**style_rc(), "savefig.bbox": "standard"}
+    with mpl.rc_context(rc):
+        return [
+            e2e_cdf(df, names, title, out / "e2e_cdf.png"),
+            latency_bars(summaries, names, title, out / "latency_bars.png"),
+            per_bucket(summaries, names, title, out / "per_bucket.png"),
+        ]
