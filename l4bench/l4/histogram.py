@@ -1,0 +1,157 @@
+"""Length histogram over a sliding window: per-bin arrival, prefill and decode rates.
+
+Bins are log-spaced context lengths. A request with prompt p and output o contributes its prefill
+to bin(p) and one decode step to every context length in [p, p + o) (the length before each step).
+Requests still running contribute their expected output length (mean of recently finished outputs).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def make_bin_edges(num_bins: int, min_bin_tokens: int, max_model_len: int) -> IntArray:
+    """K + 1 strictly increasing edges: 0, then log-spaced from min_bin_tokens up to max_model_len."""
+    if num_bins < 1 or min_bin_tokens < 1 or max_model_len <= min_bin_tokens:
+        raise ValueError(f"bins: need num_bins >= 1 and 1 <= min_bin_tokens < max_model_len, got "
+                         f"{num_bins}, {min_bin_tokens}, {max_model_len}")
+    inner = np.geomspace(min_bin_tokens, max_model_len, num_bins).round().astype(np.int64)
+    edges = np.concatenate([[0], inner]).astype(np.int64)
+    for k in range(1, num_bins + 1):  # tiny ranges round to duplicates: force strictly increasing
+        edges[k] = max(int(edges[k]), int(edges[k - 1]) + 1)
+    return edges
+
+
+def bin_of(edges: IntArray, tokens: int) -> int:
+    """Bin index holding a context of this many tokens (clipped to the last bin)."""
+    k = int(np.searchsorted(edges, tokens, side="right")) - 1
+    return min(max(k, 0), len(edges) - 2)
+
+
+@dataclass(frozen=True)
+class BinStats:
+    """Per-bin rates (per second) measured over the window.
+
+    Decode quantities are by position (the bin of the context at each step) in ``dec_*``, and by
+    prompt bin in ``pdec_*`` (where decode work lands when requests never migrate).
+    """
+
+    window_s: float
+    num_requests: int
+    prompt_rate: FloatArray  # prompts arriving per bin
+    prefill_tokens: FloatArray  # prompt tokens per bin
+    prefill_attn: FloatArray  # sum p^2 / 2 per bin (causal query-key pairs)
+    dec_steps: FloatArray  # decode steps at contexts in the bin
+    dec_ctx_sum: FloatArray  # sum of those contexts
+    dec_ctx_max: FloatArray  # longest context reached inside the bin (0 if none)
+    cross_rate: FloatArray  # requests whose context crosses edge k from below (k = 0..K)
+    pdec_steps: FloatArray  # decode steps of requests whose prompt is in the bin
+    pdec_ctx_sum: FloatArray
+    pdec_ctx_max: FloatArray  # longest final context of those requests
+
+
+def bin_stats(edges: IntArray, prompts: IntArray, outputs: IntArray, window_s: float) -> BinStats:
+    """Vectorized histogram of (prompt, output) pairs over ``window_s`` seconds."""
+    K = len(edges) - 1
+    p = prompts.astype(np.float64)
+    end = (prompts + np.maximum(outputs, 0)).astype(np.float64)  # contexts seen: [p, end)
+    lo, hi = edges[:-1].astype(np.float64), edges[1:].astype(np.float64)
+    hi_last = hi.copy()
+    hi_last[-1] = np.inf  # contexts past max_model_len belong to the last bin
+    a = np.maximum(p[:, None], lo[None, :])
+    b = np.minimum(end[:, None], hi_last[None, :])
+    n = np.maximum(b - a, 0.0)
+    ctx_sum = np.where(n > 0, (a + b - 1.0) * n / 2.0, 0.0)
+    ctx_max = np.where(n > 0, b - 1.0, 0.0)
+    pb = np.clip(np.searchsorted(edges, prompts, side="right") - 1, 0, K - 1)
+    inv = 1.0 / max(window_s, 1e-9)
+    cross = np.zeros(K + 1)
+    e = edges.astype(np.float64)
+    cross[1:K] = ((p[:, None] < e[None, 1:K]) & (end[:, None] > e[None, 1:K])).sum(axis=0)
+    per_req_steps = end - p
+    per_req_sum = (p + end - 1.0) * per_req_steps / 2.0
+    pmax = np.zeros(K)
+    np.maximum.at(pmax, pb, end - 1.0)
+    return BinStats(
+        window_s=window_s,
+        num_requests=len(prompts),
+        prompt_rate=np.bincount(pb, minlength=K).astype(np.float64) * inv,
+        prefill_tokens=np.asarray(np.bincount(pb, weights=p, minlength=K), dtype=np.float64) * inv,
+        prefill_attn=np.asarray(np.bincount(pb, weights=p * p / 2.0, minlength=K), dtype=np.float64) * inv,
+        dec_steps=n.sum(axis=0) * inv,
+        dec_ctx_sum=ctx_sum.sum(axis=0) * inv,
+        dec_ctx_max=ctx_max.max(axis=0) if len(prompts) else np.zeros(K),
+        cross_rate=cross * inv,
+        pdec_steps=np.asarray(np.bincount(pb, weights=per_req_steps, minlength=K), dtype=np.float64) * inv,
+        pdec_ctx_sum=np.asarray(np.bincount(pb, weights=per_req_sum, minlength=K), dtype=np.float64) * inv,
+        pdec_ctx_max=pmax,
+    )
+
+
+class LengthHistogram:
+    """Sliding window of recent arrivals plus an output-length estimate learnt from finishes.
+
+    Args:
+        edges: bin edges from ``make_bin_edges``.
+        window_s: how far back arrivals count.
+        prior_output_tokens: expected output length before any request has finished.
+        output_memory: how many recent finished outputs the estimate averages.
+    """
+
+    def __init__(self, edges: IntArray, window_s: float, prior_output_tokens: int, output_memory: int = 1024):
+        self.edges = edges
+        self.window_s = window_s
+        self.prior_output_tokens = prior_output_tokens
+        self._arrivals: deque[tuple[float, int, int]] = deque()  # (arrival_s, request_id, prompt_tokens)
+        self._outputs: dict[int, int] = {}  # finished request_id (still in the window) -> output tokens
+        self._live: set[int] = set()  # request ids in the window
+        self._recent: deque[int] = deque(maxlen=output_memory)
+        self._recent_sum = 0
+        self._first_s: float | None = None
+
+    def add_arrival(self, request_id: int, prompt_tokens: int, now_s: float) -> None:
+        """Record a newly routed request."""
+        if self._first_s is None:
+            self._first_s = now_s
+        self._arrivals.append((now_s, request_id, prompt_tokens))
+        self._live.add(request_id)
+
+    def add_finish(self, request_id: int, num_output_tokens: int) -> None:
+        """Record a finished request's output length."""
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_sum -= self._recent[0]
+        self._recent.append(num_output_tokens)
+        self._recent_sum += num_output_tokens
+        if request_id in self._live:
+            self._outputs[request_id] = num_output_tokens
+
+    def expected_output_tokens(self) -> float:
+        """Mean of recent finished outputs, or the prior before any finished."""
+        return self._recent_sum / len(self._recent) if self._recent else float(self.prior_output_tokens)
+
+    def prune(self, now_s: float) -> None:
+        """Forget arrivals older than the window."""
+        while self._arrivals and self._arrivals[0][0] < now_s - self.window_s:
+            _, rid, _ = self._arrivals.popleft()
+            self._outputs.pop(rid, None)
+            self._live.discard(rid)
+
+    def __len__(self) -> int:
+        return len(self._arrivals)
+
+    def stats(self, now_s: float) -> BinStats:
+        """Per-bin rates over the window ending at now_s."""
+        self.prune(now_s)
+        est = int(round(self.expected_output_tokens()))
+        prompts = np.fromiter((a[2] for a in self._arrivals), dtype=np.int64, count=len(self._arrivals))
+        outputs = np.fromiter((self._outputs.get(a[1], est) for a in self._arrivals), dtype=np.int64,
+                              count=len(self._arrivals))
+        start = max(self._first_s if self._first_s is not None else now_s, now_s - self.window_s)
+        return bin_stats(self.edges, prompts, outputs, max(now_s - start, 1e-3))

@@ -1,0 +1,239 @@
+"""L4Scheduler: length-specialized stages planned by a DP, refined and balanced at runtime.
+
+Implements the GlobalScheduler protocol (l4bench/sched/base.py) without importing it: route(),
+on_bound(), rebalance(), on_finish(), plus snapshot() for the run's timeline. Time is passed in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from l4bench.errors import ConfigError
+from l4bench.l4.balance import BalanceParams, balance_stage
+from l4bench.l4.cost import CostParams, CostTable, Objective, StepTimeModel, fit_affine, stage_cost_table
+from l4bench.l4.histogram import LengthHistogram, make_bin_edges
+from l4bench.l4.partition import Partition, equal_partition, partition
+from l4bench.l4.refine import RefineParams, refine_boundaries
+from l4bench.l4.stages import StageLayout, contiguous_layout, reassign
+from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
+
+
+def _view_at(views: Sequence[InstanceView], iid: int) -> InstanceView | None:
+    """The view of instance iid (views are normally indexed by id; search otherwise)."""
+    if iid < len(views) and views[iid].instance_id == iid:
+        return views[iid]
+    return next((v for v in views if v.instance_id == iid), None)
+
+
+class L4Scheduler:
+    """Length-aware multi-instance scheduler (see l4bench/l4/README.md for the model and knobs)."""
+
+    name = "l4"
+    is_migrating = True  # requests hop to the next stage at the stage's upper bound
+
+    def __init__(  # noqa: PLR0913 - flat kwargs are the YAML contract (keys == constructor kwargs)
+        self,
+        cluster: ClusterSpec,
+        perf: StepTimeModel,
+        rng: np.random.Generator,
+        *,
+        objective: str = "mean_e2e",
+        num_bins: int = 32,
+        min_bin_tokens: int = 64,
+        window_s: float = 120.0,
+        resolve_interval_s: float = 30.0,
+        min_history_requests: int = 64,
+        rebalance_interval_s: float | None = 2.0,
+        refine_threshold: float = 0.25,
+        refine_min_interval_s: float = 10.0,
+        balance_threshold: float = 0.3,
+        balance_min_gap_s: float = 0.002,
+        prior_num_stages: int = 2,
+        prior_output_tokens: int = 256,
+        max_utilization: float = 0.95,
+        hop_recompute: float = 1.0,
+        slo_ttft_s: float = 5.0,
+        slo_tpot_s: float = 0.1,
+    ) -> None:
+        try:
+            obj = Objective(objective)
+        except ValueError:
+            raise ConfigError(f"scheduler.objective: unknown '{objective}'; valid: "
+                              f"{', '.join(o.value for o in Objective)}") from None
+        if num_bins < 1 or not 1 <= min_bin_tokens < cluster.max_model_len:
+            raise ConfigError(f"scheduler.num_bins/min_bin_tokens: need num_bins >= 1 and 1 <= min_bin_tokens < "
+                              f"max_model_len={cluster.max_model_len}; got {num_bins}, {min_bin_tokens}")
+        if not 0.0 < max_utilization <= 1.0:
+            raise ConfigError(f"scheduler.max_utilization: must be in (0, 1]; got {max_utilization}")
+        self.cluster = cluster
+        self.rng = rng
+        self.rebalance_interval_s = rebalance_interval_s
+        self.resolve_interval_s = resolve_interval_s
+        self.min_history_requests = min_history_requests
+        self.num_instances = cluster.num_instances
+        self.chunk_tokens = cluster.max_num_batched_tokens
+        self.edges = make_bin_edges(num_bins, min_bin_tokens, cluster.max_model_len)
+        self._edge_list = [int(e) for e in self.edges]
+        self.hist = LengthHistogram(self.edges, window_s, prior_output_tokens)
+        self.step = fit_affine(perf, cluster.max_model_len, cluster.max_num_seqs, self.chunk_tokens,
+                               cluster.kv_capacity_tokens)
+        self.cost_params = CostParams(obj, max_utilization, cluster.kv_capacity_tokens, cluster.max_num_seqs,
+                                      self.chunk_tokens, hop_recompute, self.is_migrating, slo_ttft_s, slo_tpot_s)
+        self.refine_params = RefineParams(refine_threshold, refine_min_interval_s)
+        self.balance_params = BalanceParams(balance_threshold, balance_min_gap_s)
+        prior = equal_partition(num_bins, self.num_instances, prior_num_stages)
+        self._set_layout(contiguous_layout(prior.stage_end_bins, prior.instances_per_stage))
+        self._next_solve_s = 0.0
+        self._table: CostTable | None = None
+        self._num_solves = 0
+        self._predicted_cost: float | None = None
+        self._stage_load_s: list[float] = [0.0] * self.layout.num_stages
+        self._stage_pressure: list[float] = [1.0] * self.layout.num_stages
+
+    # ---- layout -------------------------------------------------------------------------------
+    def _set_layout(self, layout: StageLayout) -> None:
+        self.layout = layout
+        self._stage_of_bin = [int(s) for s in layout.stage_of_bin()]
+        self._last_shift_s = tuple(-math.inf for _ in range(layout.num_stages - 1))
+
+    def stage_of_tokens(self, tokens: int) -> int:
+        """Stage holding a context of this many tokens."""
+        k = bisect.bisect_right(self._edge_list, tokens) - 1
+        return self._stage_of_bin[min(max(k, 0), len(self._stage_of_bin) - 1)]
+
+    def upper_bound_tokens(self, stage: int) -> int | None:
+        """Exclusive upper context bound of a stage (None for the last one)."""
+        if stage >= self.layout.num_stages - 1:
+            return None
+        return self._edge_list[self.layout.end_bins[stage]]
+
+    def _hop_bound(self, stage: int) -> int | None:
+        """hop_at_tokens for a request placed in this stage."""
+        return self.upper_bound_tokens(stage)
+
+    # ---- re-solve -----------------------------------------------------------------------------
+    def _maybe_resolve(self, now_s: float) -> None:
+        """Re-plan on the window when the re-solve tick has passed (never per request)."""
+        if now_s < self._next_solve_s or len(self.hist) < self.min_history_requests:
+            return
+        self._next_solve_s = now_s + self.resolve_interval_s
+        stats = self.hist.stats(now_s)
+        self._table = stage_cost_table(stats, self.edges, self.num_instances, self.step, self.cost_params)
+        part = self._choose_partition(self._table)
+        self._num_solves += 1
+        self._predicted_cost = part.total_cost if part is not None and math.isfinite(part.total_cost) else None
+        if part is None:
+            return
+        if (part.stage_end_bins, part.instances_per_stage) != (self.layout.end_bins, self.layout.instances_per_stage):
+            self._set_layout(reassign(self.layout, part.stage_end_bins, part.instances_per_stage))
+            self._stage_load_s = [0.0] * self.layout.num_stages
+            self._stage_pressure = [1.0] * self.layout.num_stages
+
+    def _choose_partition(self, table: CostTable) -> Partition | None:
+        """The DP plan (falls back to least overload when nothing is feasible)."""
+        try:
+            return partition(table.cost)
+        except ValueError:
+            return partition(table.fallback)
+
+    # ---- dispatch -----------------------------------------------------------------------------
+    def _pick(self, stage: int, views: Sequence[InstanceView], prefer: int | None = None) -> int:
+        """Least predicted load among the stage's healthy instances (nearest stage if none)."""
+        order = sorted(range(self.layout.num_stages), key=lambda s: (abs(s - stage), s))
+        for s in order:
+            cands = [v for v in (_view_at(views, i) for i in self.layout.members[s]) if v is not None and v.is_healthy]
+            if not cands:
+                continue
+            if prefer is not None and s == stage and any(v.instance_id == prefer for v in cands):
+                return prefer
+            best = min(cands, key=lambda v: (self.step.view_load_s(v, self.chunk_tokens), v.num_requests,
+                                             v.instance_id))
+            return best.instance_id
+        pool = [v for v in views if v.is_healthy] or list(views)
+        return min(pool, key=lambda v: (self.step.view_load_s(v, self.chunk_tokens), v.instance_id)).instance_id
+
+    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+        """Send a new request to the least loaded instance of the stage holding its prompt length."""
+        self._maybe_resolve(now_s)
+        self.hist.add_arrival(req.request_id, req.prompt_tokens, now_s)
+        stage = self.stage_of_tokens(req.prompt_tokens)
+        return Decision(self._pick(stage, views), self._hop_bound(stage))
+
+    def on_bound(
+        self, req: Request, context_tokens: int, src_instance: int, views: Sequence[InstanceView], now_s: float
+    ) -> Decision:
+        """Hop: least loaded instance of the stage now holding the context (stay if src is in it)."""
+        self._maybe_resolve(now_s)
+        stage = self.stage_of_tokens(context_tokens)
+        return Decision(self._pick(stage, views, prefer=src_instance), self._hop_bound(stage))
+
+    def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
+        """Feed the output-length estimate."""
+        self.hist.add_finish(req.request_id, num_output_tokens)
+
+    # ---- periodic tick ------------------------------------------------------------------------
+    def rebalance(self, views: Sequence[InstanceView], now_s: float) -> list[Migration]:
+        """Re-solve if due, refine boundaries between neighbours, then balance inside each stage."""
+        self._maybe_resolve(now_s)
+        loads = {v.instance_id: self.step.view_load_s(v, self.chunk_tokens) for v in views}
+        self._measure(loads)
+        self._refine(now_s)
+        by_id = {v.instance_id: v for v in views}
+        return self._balance(by_id, loads)
+
+    def _planned_step_s(self, stage: int) -> float:
+        """Step time the plan predicts for a stage (idle step time without a plan)."""
+        if self._table is not None:
+            a, b = self.layout.start_bins[stage], self.layout.end_bins[stage]
+            m = min(len(self.layout.members[stage]), self.num_instances)
+            t = float(self._table.step_s[a, b, m]) if m > 0 else math.inf
+            if math.isfinite(t):
+                return t
+        return max(self.step.base_s, 1e-6)
+
+    def _measure(self, loads: dict[int, float]) -> None:
+        """Per-stage mean load and pressure (load relative to plan)."""
+        self._stage_load_s, self._stage_pressure = [], []
+        for s, mem in enumerate(self.layout.members):
+            vals = [loads[i] for i in mem if i in loads]
+            mean = float(np.mean(vals)) if vals else 0.0
+            self._stage_load_s.append(mean)
+            self._stage_pressure.append(mean / self._planned_step_s(s))
+
+    def _refine(self, now_s: float) -> None:
+        """Shift shared boundaries toward the less pressed neighbour (hysteresis in RefineParams)."""
+        ends, shifts = refine_boundaries(self.layout.end_bins, self._stage_pressure, self._last_shift_s, now_s,
+                                         self.refine_params)
+        if ends != self.layout.end_bins:
+            self.layout = self.layout.with_end_bins(ends)
+            self._stage_of_bin = [int(s) for s in self.layout.stage_of_bin()]
+        self._last_shift_s = shifts
+
+    def _balance(self, views: dict[int, InstanceView], loads: dict[int, float]) -> list[Migration]:
+        """Power-of-two peer rebalancing inside every stage."""
+        moves: list[Migration] = []
+        for s, mem in enumerate(self.layout.members):
+            moves += balance_stage(mem, views, loads, self._hop_bound(s), self.rng, self.balance_params)
+        return moves
+
+    # ---- observability ------------------------------------------------------------------------
+    def snapshot(self, now_s: float) -> dict[str, Any]:
+        """JSON-able state for the run's timeline (boundaries, stage sizes, loads)."""
+        bounds = [self._edge_list[e] for e in self.layout.end_bins]
+        return {
+            "t_s": float(now_s),
+            "scheduler": self.name,
+            "boundaries_tokens": bounds,
+            "instances_per_stage": list(self.layout.instances_per_stage),
+            "stage_of_instance": list(self.layout.stage_of_instance(self.num_instances)),
+            "stage_load_s": [float(x) for x in self._stage_load_s],
+            "stage_pressure": [float(x) for x in self._stage_pressure],
+            "num_solves": self._num_solves,
+            "predicted_cost": self._predicted_cost,
+            "expected_output_tokens": float(self.hist.expected_output_tokens()),
+        }
