@@ -165,8 +165,7 @@ class LoadGenerator:
                 self.url + self.adapter.completions_path, json=body, headers=headers, timeout=timeout
             ) as resp:
                 if resp.status != 200:
-                    text = (await resp.text())[:300]
-                    rec.error = f"http {resp.status}: {text}"
+                    rec.error = _http_error(resp.status, await resp.text(), st)
                     return
                 if resp.content_type == "text/event-stream":
                     await self._read_sse(resp, st)
@@ -213,6 +212,22 @@ class LoadGenerator:
             )
         if rec.error is None:
             rec.finish_s = time.monotonic() - st.t0
+
+
+def _http_error(status: int, text: str, st: _Stream) -> str:
+    """'http <status>: <message>' from an OpenAI-style error body; keeps the router's hop info."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    msg = text[:300]
+    if isinstance(doc, dict):
+        if isinstance(doc.get("l4bench"), dict):
+            st.router_info = doc["l4bench"]
+        err = doc.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            msg = str(err["message"])[:300]
+    return f"http {status}: {msg}"
 
 
 def replay(

@@ -23,8 +23,9 @@ def _ids(req: Request) -> list[int]:
     return list(range(100, 100 + req.prompt_tokens))
 
 
-async def _replay(cfg: FakeBackendConfig, reqs: list[Request], lg: LoadGenConfig = QUIET, url: str | None = None
-                  ) -> tuple[list[RequestRecord], FakeBackend]:
+async def _replay(
+    cfg: FakeBackendConfig, reqs: list[Request], lg: LoadGenConfig = QUIET, url: str | None = None
+) -> tuple[list[RequestRecord], FakeBackend]:
     backend = FakeBackend(cfg)
     base = await backend.start()
     try:
@@ -88,7 +89,9 @@ def test_http_error_status_is_recorded() -> None:
     assert recs[0].error is not None and recs[0].error.startswith("http 400")
 
 
-@pytest.mark.parametrize("info", [{"instances": [0, 1], "num_hops": 1, "recomputed_tokens": 12, "stall_s": 0.5, "error": None}])
+@pytest.mark.parametrize(
+    "info", [{"instances": [0, 1], "num_hops": 1, "recomputed_tokens": 12, "stall_s": 0.5, "error": None}]
+)
 def test_router_info_is_copied_into_the_record(info: dict) -> None:
     from l4bench.live.loadgen import _Stream
 
@@ -97,5 +100,7 @@ def test_router_info_is_copied_into_the_record(info: dict) -> None:
     chunk = {"choices": [{"token_ids": [5], "finish_reason": "length", "text": ""}], "l4bench": info}
     st.add(VllmEngine(), chunk)
     LoadGenerator("http://x", VllmEngine(), _ids)._finish(rec, st)
-    assert rec.instances == [0, 1] and rec.num_hops == 1 and rec.recomputed_tokens == 12 and rec.stall_s == 0.5
+    assert (
+        rec.instances == [0, 1] and rec.num_hops == 1 and rec.recomputed_tokens == 12 and rec.stall_s == 0.5
+    )
     assert rec.is_completed

@@ -1,0 +1,86 @@
+"""LiveRunner end to end on fake-backend processes: replay, hops, and killing an instance mid-replay."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from live_fakes import FakeEngine
+
+from l4bench.live.procs import live_processes
+from l4bench.live.router_testing import CyclingTestScheduler
+from l4bench.live.runner import LiveRunner
+from l4bench.metrics.records import RunResult
+from l4bench.sched.round_robin import RoundRobinScheduler
+from l4bench.types import ClusterSpec, Request
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "l4bench" / "models" / "tiny-llama"
+CLUSTER = ClusterSpec(num_instances=2, max_model_len=8192, kv_capacity_tokens=100_000)
+
+
+def _runner(tmp_path: Path, token_delay_s: float, fault: dict | None = None) -> LiveRunner:
+    return LiveRunner(
+        CLUSTER,
+        MODEL_DIR,
+        "tiny-llama",
+        tmp_path,
+        FakeEngine(token_delay_s=token_delay_s),
+        python=sys.executable,
+        ready_timeout_s=30,
+        request_timeout_s=30,
+        show_progress=False,
+        fault=fault,
+    )
+
+
+def _requests(n: int, spacing_s: float, out: int) -> list[Request]:
+    return [Request(i, i * spacing_s, 64 + 37 * i, out) for i in range(n)]
+
+
+def _check_complete(result: RunResult, reqs: list[Request]) -> None:
+    assert [r.request_id for r in result.records] == [q.request_id for q in reqs]
+    for q, r in zip(reqs, result.records, strict=True):
+        assert r.is_completed, r.error
+        assert r.num_generated_tokens == q.output_tokens == len(r.token_times_s)
+
+
+def test_runner_replays_schedulers_on_one_cluster(tmp_path: Path) -> None:
+    reqs = _requests(12, 0.02, 8)
+    with _runner(tmp_path, 0.002) as runner:
+        rr = runner.run(reqs, RoundRobinScheduler(CLUSTER))
+        urls = runner.start()
+        hop = runner.run(reqs, CyclingTestScheduler(CLUSTER, hop_every=3))
+        assert runner.start() == urls  # the cluster stayed up across schedulers
+    assert live_processes() == []
+    _check_complete(rr, reqs)
+    _check_complete(hop, reqs)
+    assert sorted({r.instances[0] for r in rr.records}) == [0, 1] and all(r.num_hops == 0 for r in rr.records)
+    assert all(r.num_hops >= 2 for r in hop.records) and all(r.recomputed_tokens > 0 for r in hop.records)
+    assert rr.duration_s > 0 and rr.extra["launcher"] == "local" and len(rr.extra["instance_urls"]) == 2
+    assert rr.extra["router"] == "l4bench" and rr.scheduler == "round_robin"
+
+
+def test_killing_an_instance_loses_no_request(tmp_path: Path) -> None:
+    """Kill instance 1 mid-replay: every in-flight request continues elsewhere or fails with a reason."""
+    reqs = _requests(24, 0.04, 40)  # 40 tokens at 20 ms: each request streams for ~0.8 s
+    with _runner(tmp_path, 0.02, fault={"instance": 1, "at_s": 0.6}) as runner:
+        result = runner.run(reqs, RoundRobinScheduler(CLUSTER))
+    assert live_processes() == []
+    fault = result.extra["fault"]
+    print("fault report:", fault)
+    assert fault["lost"] == 0 and len(result.records) == len(reqs)
+    assert fault["in_flight_at_kill"] >= 4
+    assert fault["in_flight_completed"] + fault["in_flight_failed"] == fault["in_flight_at_kill"]
+    assert fault["continued_after_hop"] >= 1  # recompute on the surviving instance
+    assert all(r.error for r in result.records if not r.is_completed)
+    assert sum(fault["failed_total_reasons"].values()) == fault["failed_total"]
+    assert all(r.instances[-1] == 0 for r in result.records if r.is_completed and r.arrival_s > 0.8)
+
+
+@pytest.mark.parametrize("bad", [{"launcher": "k8s"}])
+def test_bad_launcher_is_a_config_error(tmp_path: Path, bad: dict) -> None:
+    from l4bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="engine.launcher"):
+        LiveRunner(CLUSTER, MODEL_DIR, "tiny-llama", tmp_path, FakeEngine(), **bad)
