@@ -56,6 +56,8 @@ def dp_table(cost: FloatArray) -> FloatArray:
     for j in range(1, K + 1):
         # k = 0 is impossible for j >= 1; before the last bin, one instance must stay for the rest
         k0, k1 = (1, N) if j < K else (N, N + 1)
+        if k1 <= k0:
+            continue
         cand = buf[: (k1 - k0) * j * N].reshape(k1 - k0, j, N)
         np.add(win[k0:k1, :j], crev[j, None, :j, :], out=cand)  # (k, i, t) contiguous -> one min
         fpad[j, N + k0 : N + k1] = cand.reshape(k1 - k0, -1).min(axis=1)
