@@ -54,7 +54,7 @@ class AnalyticPerfModel:
         model: ModelSpec,
         gpu: GpuSpec,
         gpu_memory_utilization: float = 0.9,
-        step_overhead_s: float = 0.006,
+        step_overhead_s: float = 0.009,
         per_seq_overhead_s: float = 6.0e-5,
         bandwidth_efficiency: float = 0.85,
         linear_efficiency: float = 0.7,

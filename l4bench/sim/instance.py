@@ -18,7 +18,7 @@ import numpy as np
 
 from l4bench.metrics.records import RequestRecord
 from l4bench.perf.base import BatchShape, PerfModel
-from l4bench.sim.stepping import BLOCK_TOKENS, decode_times, num_blocks
+from l4bench.sim.stepping import BLOCK_TOKENS, SMALL_STRETCH, decode_times, num_blocks
 from l4bench.types import ClusterSpec, InstanceView, Migration, Request, RunningRequest
 
 _NO_LIMIT = 1 << 62
@@ -164,10 +164,17 @@ class SimInstance:
             k = 1
         if k == 1 or n_pre:
             shape = BatchShape(pre_tokens, n_pre, pre_attn, n_dec, ctx_sum, ctx_max, ctx_min)
-            dts = [self.perf.step_time_s(shape)]
+            ends = [now_s + self.perf.step_time_s(shape)]
         else:
             dts = decode_times(self.perf, n_dec, ctx_sum, ctx_max, ctx_min, k)
-        ends = np.add.accumulate(np.array([now_s, *dts])).tolist()[1:]
+            if k <= SMALL_STRETCH:
+                ends = []
+                t = now_s
+                for dt in dts:
+                    t += dt
+                    ends.append(t)
+            else:  # sequential accumulation: bit-identical to the loop above
+                ends = np.add.accumulate(np.array([now_s, *dts])).tolist()[1:]
         return Stretch(scheduled, ends, n_pre == 0, k, n_dec, ctx_max, ctx_min)
 
     def _stretch_len(self, scheduled: list[SimRequest]) -> int:

@@ -6,6 +6,8 @@ from l4bench.perf.base import BatchShape, PerfModel
 
 #: KV cache block size in tokens (vLLM's default).
 BLOCK_TOKENS = 16
+#: below this many steps the per-step Python call is cheaper than the model's numpy path.
+SMALL_STRETCH = 16
 
 
 def num_blocks(tokens: int) -> int:
@@ -22,7 +24,7 @@ def decode_times(
     ``step_time_s``); otherwise calls ``step_time_s`` once per step.
     """
     fast = getattr(perf, "decode_step_times_s", None)
-    if fast is not None:
+    if fast is not None and num_steps > SMALL_STRETCH:
         return list(fast(num_decodes, context_sum, context_max, context_min, num_steps))
     return [
         perf.step_time_s(
