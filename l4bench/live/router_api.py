@@ -145,7 +145,9 @@ def _messages(body: dict[str, Any]) -> list[Any]:
     for m in messages:
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or "content" not in m:
             raise ClientError(
-                400, "each message must be an object with a string role and a content.", param="messages"
+                400,
+                "messages: each item must be an object with a string role and a content.",
+                param="messages",
             )
     return messages
 
