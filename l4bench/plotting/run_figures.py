@@ -41,34 +41,45 @@ def e2e_cdf(df: pd.DataFrame, names: list[str], title: str, path: Path) -> Path:
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_cdf, ax_tail = fig.subplots(1, 2)
     done = df[df["is_completed"]] if len(df) else df
-    shown = []
+    shown: list[str] = []
+    spans: list[tuple[float, float]] = []
     for name in names:
         e2el_s = np.sort(done.loc[done["scheduler"] == name, "e2el_ms"].to_numpy(dtype=float) / 1e3)
         e2el_s = e2el_s[np.isfinite(e2el_s)]
         if e2el_s.size == 0:
             continue
         shown.append(name)
+        spans.append((float(e2el_s[0]), float(e2el_s[-1])))
         frac = np.arange(1, e2el_s.size + 1) / e2el_s.size
         style = {"color": color_for(name), "ls": linestyle_for(name), "lw": 1.6}
         ax_cdf.step(e2el_s, frac, where="post", **style)
         ax_tail.step(e2el_s, np.clip(1.0 - frac + 1.0 / e2el_s.size, 1e-6, 1), where="post", **style)
     ax_cdf.set(xlabel="E2E latency (s)", ylabel="fraction of requests", ylim=(0, 1.01), title="CDF")
     ax_tail.set(xlabel="E2E latency (s)", ylabel="fraction of requests >= x", title="tail", yscale="log")
+    lo_s = min((a for a, _ in spans), default=0.0)
+    hi_s = max((b for _, b in spans), default=0.0)
     for ax in (ax_cdf, ax_tail):
-        if shown:
+        if spans and lo_s > 0 and hi_s / lo_s > 20:  # log x only when latencies span decades
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(_PLAIN)
+            ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     if shown:
         _legend(fig, shown)
     fig.suptitle(f"E2E latency of completed requests\n{title}")
     return _save(fig, path)
 
 
-_BAR_METRICS: tuple[tuple[str, str, float], ...] = (
-    ("ttft_ms", "TTFT (s)", 1e-3),
-    ("tpot_ms", "TPOT (ms)", 1.0),
-    ("e2el_ms", "E2E latency (s)", 1e-3),
+_BAR_METRICS: tuple[tuple[str, str], ...] = (
+    ("ttft_ms", "TTFT"),
+    ("tpot_ms", "TPOT"),
+    ("e2el_ms", "E2E latency"),
 )
+
+
+def _unit(values_ms: list[float]) -> tuple[str, float]:
+    """Seconds when the largest value is at least 1 s, else ms: (unit, factor from ms)."""
+    finite = [v for v in values_ms if math.isfinite(v)]
+    return ("s", 1e-3) if finite and max(finite) >= 1000.0 else ("ms", 1.0)
 
 
 def latency_bars(summaries: dict[str, dict[str, Any]], names: list[str], title: str, path: Path) -> Path:
@@ -77,21 +88,20 @@ def latency_bars(summaries: dict[str, dict[str, Any]], names: list[str], title: 
     axes = fig.subplots(2, len(_BAR_METRICS), sharey=True)
     y = np.arange(len(names))
     for row, stat in enumerate(("mean", "p99")):
-        for col, (metric, unit, scale) in enumerate(_BAR_METRICS):
+        for col, (metric, what) in enumerate(_BAR_METRICS):
             ax: Axes = axes[row][col]
-            vals = [_num(summaries.get(n, {}).get(f"{stat}_{metric}")) * scale for n in names]
+            vals_ms = [_num(summaries.get(n, {}).get(f"{stat}_{metric}")) for n in names]
+            unit, scale = _unit(vals_ms)
+            vals = [v * scale for v in vals_ms]
             ax.barh(y, vals, color=[color_for(n) for n in names], height=0.75)
             for yi, v in zip(y, vals, strict=True):
-                if math.isfinite(v):
-                    ax.annotate(
-                        _fmt(v), (v, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=7
-                    )
-                else:
-                    ax.annotate(
-                        "n/a", (0, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=7
-                    )
-            ax.set_title(f"{stat} {unit.split(' (')[0]}")
-            ax.set_xlabel(unit)
+                text, at = (_fmt(v), v) if math.isfinite(v) else ("n/a", 0.0)
+                ax.annotate(
+                    text, (at, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=7
+                )
+            ax.set_title(f"{stat} {what}")
+            ax.set_xlabel(f"{what} ({unit})")
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=5))
             ax.margins(x=0.18)
     axes[0][0].set_yticks(y, [label_for(n) for n in names])
     axes[0][0].invert_yaxis()
@@ -140,11 +150,12 @@ def _has_positive(ax: Axes) -> bool:
 
 
 def _bucket_labels(summaries: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
-    """Bucket labels in ascending order of their lower edge, across all schedulers."""
+    """Labels of buckets holding any request, in ascending order of their lower edge."""
     lo: dict[str, int] = {}
     for name in names:
         for b in summaries.get(name, {}).get("per_bucket", []):
-            lo.setdefault(b["bucket"], int(b.get("lo_tokens") or 0))
+            if int(b.get("count", 0)) + int(b.get("failed", 0)) > 0:
+                lo.setdefault(b["bucket"], int(b.get("lo_tokens") or 0))
     return sorted(lo, key=lo.__getitem__)
 
 
@@ -199,7 +210,7 @@ def write_run_figures(
     frame_names = df["scheduler"].astype(str).unique().tolist() if len(df) else []
     names = order_schedulers([*summaries, *frame_names])
     # constrained layout already fits the outside legend; a tight bbox would cost a second draw
-    rc: Any = {**style_rc(), "savefig.bbox": "standard"}
+    rc: Any = {**style_rc(), "savefig.bbox": "standard", "savefig.dpi": 120}
     with mpl.rc_context(rc):
         return [
             e2e_cdf(df, names, title, out / "e2e_cdf.png"),

@@ -98,3 +98,16 @@ def test_fallback_colour_stable_across_processes() -> None:
 )
 def test_order(names: list[str], want: list[str]) -> None:
     assert order_schedulers(names) == want
+
+
+def test_empty_buckets_not_plotted() -> None:
+    from l4bench.plotting.run_figures import _bucket_labels, _short_bucket
+
+    run = _run("l4", 0, n=30)
+    sums = {"l4": summarize(run, SloSpec(), [0, 2048, 1 << 20], {})}
+    sums["l4"]["per_bucket"].append(
+        {"bucket": "[5,6)", "lo_tokens": 5, "hi_tokens": 6, "count": 0, "failed": 0}
+    )
+    labels = _bucket_labels(sums, ["l4"])
+    assert "[5,6)" not in labels and labels[0] == "[0,2048)"
+    assert _short_bucket(sums, "[2048,1048576)") == "2k-1024k"
