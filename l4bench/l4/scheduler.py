@@ -101,6 +101,15 @@ class L4Scheduler:
         self._stage_of_bin = [int(s) for s in layout.stage_of_bin()]
         self._last_shift_s = tuple(-math.inf for _ in range(layout.num_stages - 1))
 
+    def apply_partition(self, part: Partition) -> None:
+        """Adopt a plan (from the DP or from outside), moving as few instances as possible."""
+        if sum(part.instances_per_stage) != self.num_instances or part.stage_end_bins[-1] != len(self.edges) - 1:
+            raise ValueError(f"partition: needs {self.num_instances} instances over {len(self.edges) - 1} bins; got {part}")
+        if (part.stage_end_bins, part.instances_per_stage) != (self.layout.end_bins, self.layout.instances_per_stage):
+            self._set_layout(reassign(self.layout, part.stage_end_bins, part.instances_per_stage))
+            self._stage_load_s = [0.0] * self.layout.num_stages
+            self._stage_pressure = [1.0] * self.layout.num_stages
+
     def stage_of_tokens(self, tokens: int) -> int:
         """Stage holding a context of this many tokens."""
         k = bisect.bisect_right(self._edge_list, tokens) - 1
@@ -127,12 +136,8 @@ class L4Scheduler:
         part = self._choose_partition(self._table)
         self._num_solves += 1
         self._predicted_cost = part.total_cost if part is not None and math.isfinite(part.total_cost) else None
-        if part is None:
-            return
-        if (part.stage_end_bins, part.instances_per_stage) != (self.layout.end_bins, self.layout.instances_per_stage):
-            self._set_layout(reassign(self.layout, part.stage_end_bins, part.instances_per_stage))
-            self._stage_load_s = [0.0] * self.layout.num_stages
-            self._stage_pressure = [1.0] * self.layout.num_stages
+        if part is not None:
+            self.apply_partition(part)
 
     def _choose_partition(self, table: CostTable) -> Partition | None:
         """The DP plan (falls back to least overload when nothing is feasible)."""
