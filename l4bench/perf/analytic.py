@@ -114,4 +114,5 @@ class AnalyticPerfModel:
         if num_decodes > 1:
             spread = 1.0 - (sums / num_decodes) / (context_max + steps)
             attn = attn * (1.0 + self._beta * spread)
-        return (const + attn).tolist()
+        times: list[float] = (const + attn).tolist()
+        return times

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from l4bench.metrics.records import RequestRecord, RunResult
 from l4bench.perf.base import PerfModel
 from l4bench.sched.base import GlobalScheduler
 from l4bench.sim.instance import SimInstance, SimRequest
-from l4bench.sim.stepping import num_blocks
+from l4bench.sim.stepping import BLOCK_TOKENS, num_blocks
 from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
 
 ARRIVAL, STEP, MOVE_IN, REBALANCE, TIMELINE = 0, 1, 2, 3, 4
@@ -106,7 +106,7 @@ class _Run:
                 self.push(t0 + interval, REBALANCE, float(interval))
             if self.sim.timeline_interval_s is not None:
                 self.push(t0, TIMELINE, self.sim.timeline_interval_s)
-        handlers = {ARRIVAL: self.on_arrival, STEP: self.on_step, MOVE_IN: self.on_move_in,
+        handlers: dict[int, Callable[[float, Any, Any], None]] = {ARRIVAL: self.on_arrival, STEP: self.on_step, MOVE_IN: self.on_move_in,
                     REBALANCE: self.on_rebalance, TIMELINE: self.on_timeline}
         while self.heap and self.num_done < n:
             t_s, prio, _, a, b = heapq.heappop(self.heap)
@@ -153,14 +153,14 @@ class _Run:
         rec = RequestRecord(req.request_id, self.name, req.arrival_s, req.prompt_tokens, req.output_tokens, req.tag)
         self.records.append(rec)
         total = req.prompt_tokens + req.output_tokens
-        limit_blocks = self.sim.cluster.kv_capacity_tokens // 16
+        limit_blocks = self.sim.cluster.kv_capacity_tokens // BLOCK_TOKENS
         if req.output_tokens < 1 or req.prompt_tokens < 1:
             return self.fail(rec, req, now_s, "prompt_tokens and output_tokens must be >= 1")
         if total > self.sim.cluster.max_model_len or num_blocks(total) > limit_blocks:
             return self.fail(
                 rec, req, now_s,
                 f"prompt+output {total} tokens exceed max_model_len {self.sim.cluster.max_model_len} "
-                f"or KV capacity {limit_blocks * 16} tokens",
+                f"or KV capacity {limit_blocks * BLOCK_TOKENS} tokens",
             )
         sreq = SimRequest(req, rec, context=req.prompt_tokens)
         self.active[req.request_id] = sreq
