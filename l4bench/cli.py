@@ -55,7 +55,7 @@ def check_overrides(argv: list[str]) -> None:
                 raise ConfigError(f"{key}: unknown option '{value}'; valid: {', '.join(options(key))}")
 
 
-def _call(factory: Callable[..., Any], **kwargs: Any) -> Any:
+def call_accepted(factory: Callable[..., Any], **kwargs: Any) -> Any:
     """Call a partial with only the keyword arguments its target accepts (engines differ in needs)."""
     target = getattr(factory, "func", factory)
     params = inspect.signature(target).parameters
@@ -80,7 +80,7 @@ def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Cal
 
     def make() -> Any:
         partial = instantiate(node, _partial_=True, _convert_="all")
-        return _call(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
+        return call_accepted(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
 
     return make
 
@@ -124,7 +124,7 @@ def run(cfg: Any) -> Path:
     model = ModelSpec(**OmegaConf.to_container(cfg.model, resolve=True))
     gpu = GpuSpec(**OmegaConf.to_container(cfg.gpu, resolve=True))
     max_model_len = int(cfg.cluster.max_model_len or model.max_model_len)
-    perf = _call(
+    perf = call_accepted(
         instantiate(cfg.perf, _partial_=True, _convert_="all"),
         model=model, gpu=gpu, gpu_memory_utilization=float(cfg.cluster.gpu_memory_utilization),
     )
@@ -136,8 +136,8 @@ def run(cfg: Any) -> Path:
         max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
     )
     rng = np.random.default_rng(int(cfg.seed))
-    workload = _call(instantiate(cfg.workload, _partial_=True, _convert_="all"))
-    arrival = _call(instantiate(cfg.arrival, _partial_=True, _convert_="all"))
+    workload = call_accepted(instantiate(cfg.workload, _partial_=True, _convert_="all"))
+    arrival = call_accepted(instantiate(cfg.arrival, _partial_=True, _convert_="all"))
     requests = arrival.assign(workload.load(rng), rng)
     if not requests:
         raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
@@ -145,9 +145,10 @@ def run(cfg: Any) -> Path:
     engine_partial = instantiate(cfg.engine, _partial_=True, _convert_="all")
 
     def make_engine() -> Any:
-        return _call(
+        return call_accepted(
             engine_partial, perf=perf, cluster=cluster, rng=np.random.default_rng(int(cfg.seed)),
             model_dir=model_dir(model.name), model_name=model.name, out_dir=out_dir,
+            show_progress=bool(cfg.progress),
         )
 
     plan = ReplayPlan(

@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from l4bench.cli import conf_dir, model_dir, options
+from l4bench.cli import call_accepted, conf_dir, model_dir, options
 from l4bench.perf.base import GpuSpec, ModelSpec
 from l4bench.types import ClusterSpec
 
@@ -85,7 +85,8 @@ def test_scheduler_options(name):
     model, gpu, make = _perf(cfg)
     perf = make(model=model, gpu=gpu, gpu_memory_utilization=0.9)
     cluster = ClusterSpec(num_instances=4, max_model_len=model.max_model_len, kv_capacity_tokens=perf.kv_capacity_tokens)
-    sched = instantiate(cfg.scheduler, _partial_=True, _convert_="all")(cluster=cluster, perf=perf, rng=np.random.default_rng(0))
+    make_sched = instantiate(cfg.scheduler, _partial_=True, _convert_="all")
+    sched = call_accepted(make_sched, cluster=cluster, perf=perf, rng=np.random.default_rng(0))
     assert sched is not None
 
 
