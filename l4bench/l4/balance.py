@@ -37,7 +37,9 @@ def pick_request(view: InstanceView, dst: InstanceView, upper_bound: int | None)
         if r.context_tokens > room:
             continue
         if best is None or (not r.is_waiting, r.context_tokens, r.request_id) < (
-            not best.is_waiting, best.context_tokens, best.request_id
+            not best.is_waiting,
+            best.context_tokens,
+            best.request_id,
         ):
             best = r
     return best

@@ -61,20 +61,39 @@ class AffineStepTime:
     per_attention_pair_s: float
     max_rel_error: float = 0.0
 
-    def step_s(self, num_tokens: float, num_seqs: float, ctx_sum: float, num_decodes: float, ctx_max: float,
-               attention: float = 0.0) -> float:
+    def step_s(
+        self,
+        num_tokens: float,
+        num_seqs: float,
+        ctx_sum: float,
+        num_decodes: float,
+        ctx_max: float,
+        attention: float = 0.0,
+    ) -> float:
         """Surrogate step time for aggregate batch numbers."""
-        spread = ctx_sum - ctx_sum * ctx_sum / (num_decodes * ctx_max) if num_decodes > 0 and ctx_max > 0 else 0.0
-        return (self.base_s + self.per_token_s * num_tokens + self.per_seq_s * num_seqs
-                + self.per_context_token_s * ctx_sum
-                + self.per_spread_token_s * spread + self.per_padded_token_s * num_decodes * ctx_max
-                + self.per_attention_pair_s * attention)
+        spread = (
+            ctx_sum - ctx_sum * ctx_sum / (num_decodes * ctx_max) if num_decodes > 0 and ctx_max > 0 else 0.0
+        )
+        return (
+            self.base_s
+            + self.per_token_s * num_tokens
+            + self.per_seq_s * num_seqs
+            + self.per_context_token_s * ctx_sum
+            + self.per_spread_token_s * spread
+            + self.per_padded_token_s * num_decodes * ctx_max
+            + self.per_attention_pair_s * attention
+        )
 
     def view_load_s(self, view: InstanceView, chunk_tokens: int) -> float:
         """Predicted load of an instance: its step time, stretched by queued prefill chunks."""
         waiting = view.num_waiting_tokens
-        step = self.step_s(view.num_running + min(waiting, chunk_tokens), view.num_running + min(view.num_waiting, 1),
-                           view.num_context_tokens, view.num_running, view.max_context_tokens)
+        step = self.step_s(
+            view.num_running + min(waiting, chunk_tokens),
+            view.num_running + min(view.num_waiting, 1),
+            view.num_context_tokens,
+            view.num_running,
+            view.max_context_tokens,
+        )
         return step * (1.0 + waiting / chunk_tokens)
 
 
@@ -88,13 +107,23 @@ def _probe_shapes(max_len: int, max_seqs: int, chunk: int, kv_cap: int) -> list[
         ctx_sum = hi if bsz == 1 else hi + (bsz - 1) * (lo + hi) // 2
         if ctx_sum > kv_cap:
             continue
-        shapes.append(BatchShape(num_prefill_tokens=pf, num_prefill_seqs=int(pf > 0),
-                                 prefill_attention_tokens=pf * pf / 2.0, num_decodes=bsz,
-                                 decode_context_sum=ctx_sum, decode_context_max=hi,
-                                 decode_context_min=lo if bsz > 1 else hi))
+        shapes.append(
+            BatchShape(
+                num_prefill_tokens=pf,
+                num_prefill_seqs=int(pf > 0),
+                prefill_attention_tokens=pf * pf / 2.0,
+                num_decodes=bsz,
+                decode_context_sum=ctx_sum,
+                decode_context_max=hi,
+                decode_context_min=lo if bsz > 1 else hi,
+            )
+        )
     for pf, before in itertools.product((256, max(256, chunk // 4), chunk), (0, max_len // 4)):
-        shapes.append(BatchShape(num_prefill_tokens=pf, num_prefill_seqs=1,
-                                 prefill_attention_tokens=pf * (before + pf / 2.0)))
+        shapes.append(
+            BatchShape(
+                num_prefill_tokens=pf, num_prefill_seqs=1, prefill_attention_tokens=pf * (before + pf / 2.0)
+            )
+        )
     return shapes
 
 
@@ -119,12 +148,25 @@ def _spread(s: BatchShape) -> float:
     return s.decode_context_sum - s.decode_context_sum**2 / (s.num_decodes * s.decode_context_max)
 
 
-def fit_affine(perf: StepTimeModel, max_model_len: int, max_num_seqs: int, chunk_tokens: int,
-               kv_capacity_tokens: int) -> AffineStepTime:
+def fit_affine(
+    perf: StepTimeModel, max_model_len: int, max_num_seqs: int, chunk_tokens: int, kv_capacity_tokens: int
+) -> AffineStepTime:
     """Probe ``perf`` on a grid of batch shapes and fit the affine surrogate (relative error)."""
     shapes = _probe_shapes(max_model_len, max_num_seqs, chunk_tokens, kv_capacity_tokens)
-    x = np.array([[1.0, s.num_tokens, s.num_decodes + s.num_prefill_seqs, s.decode_context_sum, _spread(s), s.num_decodes * s.decode_context_max,
-                   s.prefill_attention_tokens] for s in shapes])
+    x = np.array(
+        [
+            [
+                1.0,
+                s.num_tokens,
+                s.num_decodes + s.num_prefill_seqs,
+                s.decode_context_sum,
+                _spread(s),
+                s.num_decodes * s.decode_context_max,
+                s.prefill_attention_tokens,
+            ]
+            for s in shapes
+        ]
+    )
     y = np.array([perf.step_time_s(s) for s in shapes])
     w = 1.0 / np.maximum(y, 1e-9)
     coef = _nnls(x * w[:, None], y * w)
@@ -168,6 +210,7 @@ def _range_max(x: FloatArray) -> FloatArray:
 
 def _pair_sums(st: BinStats, edges: IntArray, p: CostParams) -> tuple[FloatArray, ...]:
     """Per (i, j) table of stage entry rate, prompt rate, prefill, attention, decode steps/sums, max ctx."""
+
     def rng(x: FloatArray) -> FloatArray:
         c = np.concatenate([[0.0], np.cumsum(x)])
         out: FloatArray = c[None, :] - c[:, None]  # [i, j] = sum x[i:j]
@@ -186,16 +229,23 @@ def _pair_sums(st: BinStats, edges: IntArray, p: CostParams) -> tuple[FloatArray
     return lam, prompts, pre, attn, dec, dsum, dmax
 
 
-def stage_cost_table(st: BinStats, edges: IntArray, num_instances: int, step: AffineStepTime,
-                     p: CostParams) -> CostTable:
+def stage_cost_table(
+    st: BinStats, edges: IntArray, num_instances: int, step: AffineStepTime, p: CostParams
+) -> CostTable:
     """All stage costs C(i, j, m) for the window's histogram, as one vectorized computation."""
     K, N = len(edges) - 1, num_instances
     ii, jj = np.triu_indices(K + 1, k=1)  # all stages [i, j) with i < j
     lam, prompts, pre, attn, dec, dsum, dmax = (t[ii, jj][:, None] for t in _pair_sums(st, edges, p))
     inv_m = 1.0 / np.arange(1, N + 1, dtype=np.float64)[None, :]
     spread = np.where((dec > 0) & (dmax > 0), dsum - dsum * dsum / np.maximum(dec * dmax, 1e-12), 0.0)
-    work = (step.per_token_s * (pre + dec) + step.per_seq_s * (dec + lam) + step.per_context_token_s * dsum + step.per_spread_token_s * spread
-            + step.per_padded_token_s * dec * dmax + step.per_attention_pair_s * attn)
+    work = (
+        step.per_token_s * (pre + dec)
+        + step.per_seq_s * (dec + lam)
+        + step.per_context_token_s * dsum
+        + step.per_spread_token_s * spread
+        + step.per_padded_token_s * dec * dmax
+        + step.per_attention_pair_s * attn
+    )
     rho = work * inv_m  # fraction of each instance's time spent on marginal (load-proportional) work
     ok = rho < p.max_utilization
     tau = step.base_s / np.where(ok, 1.0 - rho, 1.0)
@@ -212,8 +262,9 @@ def stage_cost_table(st: BinStats, edges: IntArray, num_instances: int, step: Af
         ttft = (np.ceil(mean_prompt / p.chunk_tokens) + 0.5) * tau
         viol = np.where(tau > p.slo_tpot_s, lam, np.where(ttft > p.slo_ttft_s, prompts, 0.0))
         cost = viol + GOODPUT_TIEBREAK * e2e
-    overload = np.maximum.reduce([rho / p.max_utilization, kv / max(p.kv_capacity_tokens, 1),
-                                  batch / max(p.max_num_seqs, 1)])
+    overload = np.maximum.reduce(
+        [rho / p.max_utilization, kv / max(p.kv_capacity_tokens, 1), batch / max(p.max_num_seqs, 1)]
+    )
     shape = (K + 1, K + 1, N + 1)
     out_cost, out_fb, out_step = np.full(shape, np.inf), np.full(shape, np.inf), np.full(shape, np.inf)
     out_cost[ii, jj, 1:] = np.where(ok, cost, np.inf)

@@ -20,8 +20,10 @@ IntArray = npt.NDArray[np.int64]
 def make_bin_edges(num_bins: int, min_bin_tokens: int, max_model_len: int) -> IntArray:
     """K + 1 strictly increasing edges: 0, then log-spaced from min_bin_tokens up to max_model_len."""
     if num_bins < 1 or min_bin_tokens < 1 or max_model_len <= min_bin_tokens:
-        raise ValueError(f"bins: need num_bins >= 1 and 1 <= min_bin_tokens < max_model_len, got "
-                         f"{num_bins}, {min_bin_tokens}, {max_model_len}")
+        raise ValueError(
+            f"bins: need num_bins >= 1 and 1 <= min_bin_tokens < max_model_len, got "
+            f"{num_bins}, {min_bin_tokens}, {max_model_len}"
+        )
     inner = np.geomspace(min_bin_tokens, max_model_len, num_bins).round().astype(np.int64)
     edges = np.concatenate([[0], inner]).astype(np.int64)
     for k in range(1, num_bins + 1):  # tiny ranges round to duplicates: force strictly increasing
@@ -151,7 +153,8 @@ class LengthHistogram:
         self.prune(now_s)
         est = int(round(self.expected_output_tokens()))
         prompts = np.fromiter((a[2] for a in self._arrivals), dtype=np.int64, count=len(self._arrivals))
-        outputs = np.fromiter((self._outputs.get(a[1], est) for a in self._arrivals), dtype=np.int64,
-                              count=len(self._arrivals))
+        outputs = np.fromiter(
+            (self._outputs.get(a[1], est) for a in self._arrivals), dtype=np.int64, count=len(self._arrivals)
+        )
         start = max(self._first_s if self._first_s is not None else now_s, now_s - self.window_s)
         return bin_stats(self.edges, prompts, outputs, max(now_s - start, 1e-3))

@@ -63,11 +63,14 @@ class L4Scheduler:
         try:
             obj = Objective(objective)
         except ValueError:
-            raise ConfigError(f"scheduler.objective: unknown '{objective}'; valid: "
-                              f"{', '.join(o.value for o in Objective)}") from None
+            raise ConfigError(
+                f"scheduler.objective: unknown '{objective}'; valid: {', '.join(o.value for o in Objective)}"
+            ) from None
         if num_bins < 1 or not 1 <= min_bin_tokens < cluster.max_model_len:
-            raise ConfigError(f"scheduler.num_bins/min_bin_tokens: need num_bins >= 1 and 1 <= min_bin_tokens < "
-                              f"max_model_len={cluster.max_model_len}; got {num_bins}, {min_bin_tokens}")
+            raise ConfigError(
+                f"scheduler.num_bins/min_bin_tokens: need num_bins >= 1 and 1 <= min_bin_tokens < "
+                f"max_model_len={cluster.max_model_len}; got {num_bins}, {min_bin_tokens}"
+            )
         if not 0.0 < max_utilization <= 1.0:
             raise ConfigError(f"scheduler.max_utilization: must be in (0, 1]; got {max_utilization}")
         self.cluster = cluster
@@ -80,10 +83,20 @@ class L4Scheduler:
         self.edges = make_bin_edges(num_bins, min_bin_tokens, cluster.max_model_len)
         self._edge_list = [int(e) for e in self.edges]
         self.hist = LengthHistogram(self.edges, window_s, prior_output_tokens)
-        self.step = fit_affine(perf, cluster.max_model_len, cluster.max_num_seqs, self.chunk_tokens,
-                               cluster.kv_capacity_tokens)
-        self.cost_params = CostParams(obj, max_utilization, cluster.kv_capacity_tokens, cluster.max_num_seqs,
-                                      self.chunk_tokens, hop_recompute, self.is_migrating, slo_ttft_s, slo_tpot_s)
+        self.step = fit_affine(
+            perf, cluster.max_model_len, cluster.max_num_seqs, self.chunk_tokens, cluster.kv_capacity_tokens
+        )
+        self.cost_params = CostParams(
+            obj,
+            max_utilization,
+            cluster.kv_capacity_tokens,
+            cluster.max_num_seqs,
+            self.chunk_tokens,
+            hop_recompute,
+            self.is_migrating,
+            slo_ttft_s,
+            slo_tpot_s,
+        )
         self.refine_params = RefineParams(refine_threshold, refine_min_interval_s)
         self.balance_params = BalanceParams(balance_threshold, balance_min_gap_s)
         prior = equal_partition(num_bins, self.num_instances, prior_num_stages)
@@ -103,9 +116,17 @@ class L4Scheduler:
 
     def apply_partition(self, part: Partition) -> None:
         """Adopt a plan (from the DP or from outside), moving as few instances as possible."""
-        if sum(part.instances_per_stage) != self.num_instances or part.stage_end_bins[-1] != len(self.edges) - 1:
-            raise ValueError(f"partition: needs {self.num_instances} instances over {len(self.edges) - 1} bins; got {part}")
-        if (part.stage_end_bins, part.instances_per_stage) != (self.layout.end_bins, self.layout.instances_per_stage):
+        if (
+            sum(part.instances_per_stage) != self.num_instances
+            or part.stage_end_bins[-1] != len(self.edges) - 1
+        ):
+            raise ValueError(
+                f"partition: needs {self.num_instances} instances over {len(self.edges) - 1} bins; got {part}"
+            )
+        if (part.stage_end_bins, part.instances_per_stage) != (
+            self.layout.end_bins,
+            self.layout.instances_per_stage,
+        ):
             self._set_layout(reassign(self.layout, part.stage_end_bins, part.instances_per_stage))
             self._stage_load_s = [0.0] * self.layout.num_stages
             self._stage_pressure = [1.0] * self.layout.num_stages
@@ -135,7 +156,9 @@ class L4Scheduler:
         self._table = stage_cost_table(stats, self.edges, self.num_instances, self.step, self.cost_params)
         part = self._choose_partition(self._table)
         self._num_solves += 1
-        self._predicted_cost = part.total_cost if part is not None and math.isfinite(part.total_cost) else None
+        self._predicted_cost = (
+            part.total_cost if part is not None and math.isfinite(part.total_cost) else None
+        )
         if part is not None:
             self.apply_partition(part)
 
@@ -147,20 +170,48 @@ class L4Scheduler:
             return partition(table.fallback)
 
     # ---- dispatch -----------------------------------------------------------------------------
+    def _least_loaded(self, members: Sequence[int], views: Sequence[InstanceView]) -> int | None:
+        """Healthy member with the least predicted load (inlined surrogate: this is the hot path)."""
+        st, chunk = self.step, self.chunk_tokens
+        a, b, q, c = st.base_s, st.per_token_s, st.per_seq_s, st.per_context_token_s
+        d, g = st.per_spread_token_s, st.per_padded_token_s
+        best, best_key = None, (math.inf, 0)
+        n_views = len(views)
+        for iid in members:
+            v = views[iid] if iid < n_views and views[iid].instance_id == iid else _view_at(views, iid)
+            if v is None or not v.is_healthy:
+                continue
+            n, w, ctx, mx = v.num_running, v.num_waiting_tokens, v.num_context_tokens, v.max_context_tokens
+            spread = ctx - ctx * ctx / (n * mx) if n and mx else 0.0
+            step = (
+                a
+                + b * (n + min(w, chunk))
+                + q * (n + (v.num_waiting > 0))
+                + c * ctx
+                + d * spread
+                + g * n * mx
+            )
+            key = (step * (1.0 + w / chunk), n + v.num_waiting)
+            if key < best_key:
+                best, best_key = iid, key
+        return best
+
     def _pick(self, stage: int, views: Sequence[InstanceView], prefer: int | None = None) -> int:
         """Least predicted load among the stage's healthy instances (nearest stage if none)."""
-        order = sorted(range(self.layout.num_stages), key=lambda s: (abs(s - stage), s))
-        for s in order:
-            cands = [v for v in (_view_at(views, i) for i in self.layout.members[s]) if v is not None and v.is_healthy]
-            if not cands:
-                continue
-            if prefer is not None and s == stage and any(v.instance_id == prefer for v in cands):
+        members = self.layout.members[stage]
+        if prefer is not None and prefer in members:
+            v = _view_at(views, prefer)
+            if v is not None and v.is_healthy:
                 return prefer
-            best = min(cands, key=lambda v: (self.step.view_load_s(v, self.chunk_tokens), v.num_requests,
-                                             v.instance_id))
-            return best.instance_id
-        pool = [v for v in views if v.is_healthy] or list(views)
-        return min(pool, key=lambda v: (self.step.view_load_s(v, self.chunk_tokens), v.instance_id)).instance_id
+        best = self._least_loaded(members, views)
+        if best is not None:
+            return best
+        for s in sorted(range(self.layout.num_stages), key=lambda s: (abs(s - stage), s)):
+            best = self._least_loaded(self.layout.members[s], views)
+            if best is not None:
+                return best
+        best = self._least_loaded([v.instance_id for v in views], views)
+        return best if best is not None else views[0].instance_id
 
     def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Send a new request to the least loaded instance of the stage holding its prompt length."""
@@ -170,7 +221,12 @@ class L4Scheduler:
         return Decision(self._pick(stage, views), self._hop_bound(stage))
 
     def on_bound(
-        self, req: Request, context_tokens: int, src_instance: int, views: Sequence[InstanceView], now_s: float
+        self,
+        req: Request,
+        context_tokens: int,
+        src_instance: int,
+        views: Sequence[InstanceView],
+        now_s: float,
     ) -> Decision:
         """Hop: least loaded instance of the stage now holding the context (stay if src is in it)."""
         self._maybe_resolve(now_s)
@@ -212,8 +268,9 @@ class L4Scheduler:
 
     def _refine(self, now_s: float) -> None:
         """Shift shared boundaries toward the less pressed neighbour (hysteresis in RefineParams)."""
-        ends, shifts = refine_boundaries(self.layout.end_bins, self._stage_pressure, self._last_shift_s, now_s,
-                                         self.refine_params)
+        ends, shifts = refine_boundaries(
+            self.layout.end_bins, self._stage_pressure, self._last_shift_s, now_s, self.refine_params
+        )
         if ends != self.layout.end_bins:
             self.layout = self.layout.with_end_bins(ends)
             self._stage_of_bin = [int(s) for s in self.layout.stage_of_bin()]

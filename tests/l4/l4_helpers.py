@@ -34,11 +34,15 @@ def cluster(n: int = 4, max_model_len: int = 32768) -> ClusterSpec:
     return ClusterSpec(num_instances=n, max_model_len=max_model_len, kv_capacity_tokens=KV_CAPACITY)
 
 
-def view(iid: int, contexts: tuple[int, ...] = (), waiting: tuple[int, ...] = (), detail: bool = False) -> InstanceView:
+def view(
+    iid: int, contexts: tuple[int, ...] = (), waiting: tuple[int, ...] = (), detail: bool = False
+) -> InstanceView:
     """A consistent view from running contexts and waiting prompt lengths."""
     reqs: tuple[RunningRequest, ...] = ()
     if detail:
-        reqs = tuple(RunningRequest(iid * 1000 + k, max(c - 5, 1), c, 5) for k, c in enumerate(contexts)) + tuple(
+        reqs = tuple(
+            RunningRequest(iid * 1000 + k, max(c - 5, 1), c, 5) for k, c in enumerate(contexts)
+        ) + tuple(
             RunningRequest(iid * 1000 + 500 + k, w, w, 0, is_waiting=True) for k, w in enumerate(waiting)
         )
     return InstanceView(

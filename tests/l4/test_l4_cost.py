@@ -38,7 +38,9 @@ def test_bin_stats_conserve_work():
     st = bin_stats(e, prompts, outputs, window_s=2.0)
     assert st.dec_steps.sum() == pytest.approx(outputs.sum() / 2.0)
     assert st.pdec_steps.sum() == pytest.approx(outputs.sum() / 2.0)
-    assert st.prompt_rate.sum() == pytest.approx(2.0) and st.prefill_tokens.sum() == pytest.approx(prompts.sum() / 2)
+    assert st.prompt_rate.sum() == pytest.approx(2.0) and st.prefill_tokens.sum() == pytest.approx(
+        prompts.sum() / 2
+    )
     exact_sum = sum(sum(range(p, p + o)) for p, o in zip(prompts, outputs, strict=True))
     assert st.dec_ctx_sum.sum() == pytest.approx(exact_sum / 2.0)
     k = bin_of(e, 256)  # request 100 + 200 crosses edges between bin(100) and bin(299)

@@ -47,8 +47,14 @@ def synthetic_cost(K: int, N: int, rng: np.random.Generator, p_inf: float = 0.1)
 
 def plan_cost(cost: np.ndarray, part) -> float:
     """Recompute a partition's cost from the table."""
-    return float(sum(cost[a, b, m] for a, b, m in zip(part.stage_start_bins, part.stage_end_bins,
-                                                       part.instances_per_stage, strict=True)))
+    return float(
+        sum(
+            cost[a, b, m]
+            for a, b, m in zip(
+                part.stage_start_bins, part.stage_end_bins, part.instances_per_stage, strict=True
+            )
+        )
+    )
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -73,7 +79,9 @@ def test_partition_properties(K, N, seed):
     cost = np.random.default_rng(seed).random((K + 1, K + 1, N + 1)) * 100
     part = partition(cost)
     ends = part.stage_end_bins
-    assert ends[-1] == K and all(b > a for a, b in zip((0, *ends), ends, strict=False))  # increasing, no empty stage
+    assert ends[-1] == K and all(
+        b > a for a, b in zip((0, *ends), ends, strict=False)
+    )  # increasing, no empty stage
     assert all(m >= 1 for m in part.instances_per_stage) and sum(part.instances_per_stage) == N
     assert part.num_stages <= min(K, N)
     assert plan_cost(cost, part) == pytest.approx(part.total_cost)

@@ -28,7 +28,9 @@ KW = {"num_bins": 8, "min_bin_tokens": 64}  # edges 0, 64, 142, 314, 697, 1545, 
 
 def make(cls=L4Scheduler, n: int = 4, **kw) -> L4Scheduler:
     s = cls(cluster(n, max_model_len=16384), LinearPerfModel(), rng(0), **{**KW, **kw})
-    s.apply_partition(Partition((4, 8), (2, 2), 0.0))  # stage 0: bins 0-3 on {0, 1}; stage 1: bins 4-7 on {2, 3}
+    s.apply_partition(
+        Partition((4, 8), (2, 2), 0.0)
+    )  # stage 0: bins 0-3 on {0, 1}; stage 1: bins 4-7 on {2, 3}
     return s
 
 
@@ -72,8 +74,12 @@ def test_on_bound_moves_to_next_stage_least_loaded_or_stays():
 
 
 def loaded_views(detail: bool = True):
-    return [view(0, (600,) * 40, (300, 200), detail), view(1, (600,) * 40, (), detail), view(2, (), (), detail),
-            view(3, (), (), detail)]
+    return [
+        view(0, (600,) * 40, (300, 200), detail),
+        view(1, (600,) * 40, (), detail),
+        view(2, (), (), detail),
+        view(3, (), (), detail),
+    ]
 
 
 def test_refinement_moves_boundary_toward_less_loaded_with_hysteresis():
@@ -98,7 +104,12 @@ def test_refinement_ignores_small_gaps():
 
 def test_balance_moves_request_to_light_peer_in_same_stage():
     s = make(refine_threshold=100.0)
-    views = [view(0, (600,) * 40, (300,), True), view(1, (), (), True), view(2, (), (), True), view(3, (), (), True)]
+    views = [
+        view(0, (600,) * 40, (300,), True),
+        view(1, (), (), True),
+        view(2, (), (), True),
+        view(3, (), (), True),
+    ]
     moves = s.rebalance(views, 50.0)
     assert len(moves) == 1
     m = moves[0]
@@ -116,7 +127,12 @@ def test_balance_skips_requests_past_the_stage_bound():
 
 def test_no_balance_and_no_refine_ablations():
     nb = make(L4NoBalanceScheduler, refine_threshold=100.0)
-    views = [view(0, (600,) * 40, (300,), True), view(1, (), (), True), view(2, (), (), True), view(3, (), (), True)]
+    views = [
+        view(0, (600,) * 40, (300,), True),
+        view(1, (), (), True),
+        view(2, (), (), True),
+        view(3, (), (), True),
+    ]
     assert nb.name == "l4_no_balance" and nb.rebalance(views, 50.0) == []
     nr = make(L4NoRefineScheduler)
     nr.rebalance(loaded_views(), 100.0)
@@ -153,9 +169,20 @@ def test_dp_resolves_lazily_and_no_dp_keeps_equal_split():
     feed(s, n=200)
     assert s._table is not None and s.snapshot(20.0)["num_solves"] >= 2
     plan = partition(s._table.cost)
-    assert (s.layout.end_bins, s.layout.instances_per_stage) == (plan.stage_end_bins, plan.instances_per_stage)
-    nd = L4NoDpScheduler(cluster(4, 16384), LinearPerfModel(), rng(0), **KW, prior_num_stages=2,
-                         refine_threshold=1e9, min_history_requests=50, resolve_interval_s=5.0)
+    assert (s.layout.end_bins, s.layout.instances_per_stage) == (
+        plan.stage_end_bins,
+        plan.instances_per_stage,
+    )
+    nd = L4NoDpScheduler(
+        cluster(4, 16384),
+        LinearPerfModel(),
+        rng(0),
+        **KW,
+        prior_num_stages=2,
+        refine_threshold=1e9,
+        min_history_requests=50,
+        resolve_interval_s=5.0,
+    )
     feed(nd)
     assert nd.name == "l4_no_dp" and nd.layout.end_bins == (4, 8) and nd.layout.instances_per_stage == (2, 2)
 
@@ -173,4 +200,6 @@ def test_same_seed_same_decisions_and_snapshot_is_json():
     assert a == b
     snap = json.loads(json.dumps(a[2]))
     assert len(snap["stage_of_instance"]) == 4 and sum(snap["instances_per_stage"]) == 4
-    assert snap["boundaries_tokens"][-1] == 16384 and snap["boundaries_tokens"] == sorted(snap["boundaries_tokens"])
+    assert snap["boundaries_tokens"][-1] == 16384 and snap["boundaries_tokens"] == sorted(
+        snap["boundaries_tokens"]
+    )
