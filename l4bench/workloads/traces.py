@@ -176,7 +176,7 @@ class LengthsCsvWorkload(_FileWorkload):
     def load(self, rng: np.random.Generator) -> list[Request]:
         """Read the first num_requests rows in file order; all arrivals are 0.0."""
         option = f"workload.{self.name}"
-        path = resolve_data_file(self.path, self.data_dir, option)
+        path = resolve_data_file(self.path, self.data_dir, "workload.path")
         df = read_columns(path, [self.input_column, self.output_column], option, self.num_requests)
         prompt = df[self.input_column].to_numpy(dtype=np.int64)
         cols = Columns(np.zeros(len(df)), prompt, df[self.output_column].to_numpy(dtype=np.int64))

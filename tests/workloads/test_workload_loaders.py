@@ -147,7 +147,7 @@ def test_missing_file_names_option_and_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("L4BENCH_DATA_DIR", raising=False)
     w = LengthsCsvWorkload("nope/lengths.csv", data_dir=str(tmp_path))
     with pytest.raises(
-        ConfigError, match=r"workload.lengths_csv: cannot find nope/lengths.csv.*L4BENCH_DATA_DIR"
+        ConfigError, match=r"workload.path: cannot find nope/lengths.csv.*L4BENCH_DATA_DIR"
     ):
         w.load(_rng())
 

@@ -1,0 +1,93 @@
+"""The command line as a user runs it: outputs, bad input, multirun, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _data import REPO, shared_workloads
+
+SMOKE = ["+experiment=smoke", "progress=false", "workload.num_requests=24",
+         "experiment.schedulers=[round_robin,least_tokens]"]
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, "-m", "l4bench", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_smoke_writes_every_output_and_prints_summary_path_last(tmp_path):
+    p = _run(SMOKE, tmp_path)
+    assert p.returncode == 0, p.stderr
+    summary = Path(p.stdout.strip().splitlines()[-1])
+    assert summary.name == "summary.json" and summary.is_file()
+    run_dir = summary.parent
+    assert run_dir.parent == tmp_path / "results" / "smoke"  # results/ of the working directory
+    for name in ("config_resolved.yaml", "requests.parquet", "comparison.csv", "timeline.json"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "figures").glob("*.png"))
+    doc = json.loads(summary.read_text())
+    assert set(doc["schedulers"]) == {"round_robin", "least_tokens"}
+    for s in doc["schedulers"].values():
+        assert s["completed"] == 24 and s["failed"] == 0
+        for key in ("request_throughput", "output_throughput", "total_token_throughput", "mean_ttft_ms",
+                    "p99_tpot_ms", "median_itl_ms", "p90_e2el_ms", "request_goodput", "migrations",
+                    "recomputed_tokens", "per_bucket", "batch_spread_mean", "engine", "num_instances",
+                    "workload", "seed"):
+            assert key in s, key
+    comp = pd.read_csv(run_dir / "comparison.csv")
+    assert list(comp["scheduler"]) == ["round_robin", "least_tokens"]
+
+
+def test_same_seed_same_records_other_seed_differs(tmp_path):
+    def records(seed: int, sub: str) -> pd.DataFrame:
+        p = _run([*SMOKE, f"seed={seed}", f"hydra.run.dir={tmp_path / sub}"], tmp_path)
+        assert p.returncode == 0, p.stderr
+        df = pd.read_parquet(tmp_path / sub / "requests.parquet")
+        return df[["scheduler", "request_id", "arrival_s", "prompt_tokens", "first_token_s", "finish_s"]]
+
+    a, b, c = records(1, "a"), records(1, "b"), records(2, "c")
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["arrival_s"].equals(c["arrival_s"])
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["workload=nope"], "workload: unknown option 'nope'; valid:"),
+        (["arrival=poisson", "arrival.rate=-1"], "arrival.rate"),
+        (["cluster.num_instances=0"], "cluster.num_instances: must be >= 1"),
+        (["experiment.schedulers=[round_robin,nope]"], "unknown scheduler 'nope'; valid:"),
+        (["workload=lengths_csv", "workload.path=/nonexistent/file.csv"], "workload.path"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(tmp_path, args, needle):
+    p = _run([*SMOKE, *args], tmp_path)
+    assert p.returncode != 0
+    assert needle in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+    assert len([ln for ln in p.stderr.splitlines() if ln.startswith("error:")]) == 1
+
+
+def test_multirun_sweeps_into_numbered_dirs(tmp_path):
+    p = _run(["-m", *SMOKE, "arrival.rate=2,4", "hydra.sweep.dir=" + str(tmp_path / "sweep")], tmp_path)
+    assert p.returncode == 0, p.stderr
+    rates = [json.loads((tmp_path / "sweep" / str(i) / "summary.json").read_text())["meta"]["arrival"]["rate"]
+             for i in (0, 1)]
+    assert rates == [2.0, 4.0]
+
+
+@pytest.mark.skipif(shared_workloads() is None, reason="needs the Mooncake trace (L4BENCH_DATA_DIR)")
+def test_mooncake_experiment_runs_the_conversation_trace(tmp_path):
+    p = _run(["+experiment=mooncake", "progress=false", "workload.num_requests=200",
+              "experiment.schedulers=[least_tokens]", f"data_dir={shared_workloads()}"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(Path(p.stdout.strip().splitlines()[-1]).read_text())
+    assert doc["meta"]["workload"] == "mooncake_conversation"
+    assert doc["schedulers"]["least_tokens"]["completed"] == 200
