@@ -182,34 +182,18 @@ class HopDriver:
                         f"{where} returned HTTP {resp.status}: {_error_message(await resp.text())}"
                     )
                     return
-                async for line in resp.content:
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
+                buf = b""
+                while True:
+                    data = await resp.content.readany()
+                    if not data:
                         break
-                    if result.finish is not None:
-                        continue  # drain to [DONE] so the connection is reused
-                    chunk = json.loads(payload)
-                    if "error" in chunk and not chunk.get("choices"):
-                        result.message = f"{where} streamed an error: {_error_message(json.dumps(chunk))}"
-                        return
-                    if flight.prompt_ids is None:
-                        flight.prompt_ids = self.adapter.parse_prompt_ids(chunk)
-                    ids, text, finish = self.adapter.parse_chunk(chunk)
-                    if ids or text:
-                        yield self._on_tokens(flight, ids, text)
-                    if len(flight.generated_ids) >= flight.parsed.max_tokens:
-                        result.finish = finish or "length"
-                        continue
-                    if finish is not None:
-                        result.finish = finish
-                        continue
-                    if flight.pending_move is not None:
-                        result.kind = "moved"
-                        return
-                    if flight.hop_at_tokens is not None and flight.context_tokens >= flight.hop_at_tokens:
-                        result.kind = "bound"
+                    *lines, buf = (buf + data).split(b"\n")
+                    ids, texts, stop = self._consume(flight, lines, result, where)
+                    if ids or texts:
+                        yield self._on_tokens(flight, ids, "".join(texts))
+                    if stop == "eof":
+                        break
+                    if stop is not None:
                         return
             self._classify_end(flight, result, where)
         except asyncio.TimeoutError:
@@ -224,6 +208,47 @@ class HopDriver:
                 result.message = f"{where} failed mid-stream: {exc!r}"
         finally:
             flight.upstream = None
+
+    def _consume(
+        self, flight: Flight, lines: list[bytes], result: HopResult, where: str
+    ) -> tuple[list[int], list[str], str | None]:
+        """Parse the SSE lines of one read: (new ids, new texts, stop) with stop in eof|error|cut|None."""
+        ids: list[int] = []
+        texts: list[str] = []
+        max_tokens = flight.parsed.max_tokens
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                return ids, texts, "eof"
+            if result.finish is not None:
+                continue  # drain to [DONE] so the connection is reused
+            chunk = json.loads(payload)
+            if "error" in chunk and not chunk.get("choices"):
+                result.message = f"{where} streamed an error: {_error_message(json.dumps(chunk))}"
+                return ids, texts, "error"
+            if flight.prompt_ids is None:
+                flight.prompt_ids = self.adapter.parse_prompt_ids(chunk)
+            new, text, finish = self.adapter.parse_chunk(chunk)
+            num_generated = len(flight.generated_ids) + len(ids)
+            ids.extend(new[: max_tokens - num_generated])
+            if text:
+                texts.append(text)
+            num_generated = len(flight.generated_ids) + len(ids)
+            if num_generated >= max_tokens or finish is not None:
+                result.finish = finish or "length"
+                continue
+            if flight.pending_move is not None:
+                result.kind = "moved"
+                return ids, texts, "cut"
+            if (
+                flight.hop_at_tokens is not None
+                and flight.prompt_tokens + num_generated >= flight.hop_at_tokens
+            ):
+                result.kind = "bound"
+                return ids, texts, "cut"
+        return ids, texts, None
 
     @staticmethod
     def _classify_end(flight: Flight, result: HopResult, where: str) -> None:

@@ -30,6 +30,7 @@ from l4bench.live.endpoint import Endpoint
 from l4bench.live.hops import HopDriver
 from l4bench.live.prom import render_metrics
 from l4bench.live.router_api import (
+    ChunkFormat,
     ClientError,
     decode_json,
     error_body,
@@ -359,13 +360,12 @@ class RouterServer:
     ) -> web.StreamResponse:
         assert self._driver is not None
         created, model, resp = int(time.time()), self.config.model_name, None
+        fmt = ChunkFormat(flight.request_id, created, model, flight.parsed.is_chat)
         async with contextlib.aclosing(self._driver.run(flight, decision)) as hops:
             async for ids, text in hops:
                 if resp is None:
                     resp = await self._prepare(request, flight)
-                await resp.write(
-                    sse(stream_chunk(flight.request_id, created, model, flight.parsed, ids, text, None))
-                )
+                await resp.write(fmt.tokens(ids, text))
         if resp is None:
             if flight.error is not None:
                 return self._error_response(flight)
@@ -382,9 +382,7 @@ class RouterServer:
                 "completion_tokens": n,
                 "total_tokens": flight.prompt_tokens + n,
             }
-        await resp.write(sse(final))
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
+        await resp.write_eof(sse(final) + b"data: [DONE]\n\n")
         return resp
 
     @staticmethod

@@ -263,3 +263,27 @@ def sse(data: dict | str) -> bytes:
     """One server-sent event line."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return b"data: " + payload.encode() + b"\n\n"
+
+
+class ChunkFormat:
+    """Pre-rendered SSE token chunks of one streamed response (one json.dumps per chunk saved)."""
+
+    def __init__(self, rid: str, created: int, model: str, is_chat: bool) -> None:
+        obj, field_open, field_close = (
+            ("chat.completion.chunk", '"delta":{"content":', "}")
+            if is_chat
+            else ("text_completion", '"text":', "")
+        )
+        head = f'data: {{"id":{json.dumps(rid)},"object":"{obj}","created":{created},"model":{json.dumps(model)},'
+        self._head = (head + f'"choices":[{{"index":0,{field_open}').encode()
+        self._mid = (field_close + ',"finish_reason":null,"token_ids":[').encode()
+
+    def tokens(self, ids: list[int], text: str) -> bytes:
+        """One `data:` event carrying new token ids and text."""
+        return (
+            self._head
+            + json.dumps(text).encode()
+            + self._mid
+            + ",".join(map(str, ids)).encode()
+            + b"]}]}\n\n"
+        )
