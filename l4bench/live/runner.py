@@ -61,6 +61,7 @@ class LiveRunner:
         ray: RayLauncher options (address, num_gpus_per_instance, num_cpus_per_instance, strategy).
         fault: {"instance": i, "at_s": t} kills instance i t seconds into every replay (fault test).
         log_dir: server logs (default <out_dir>/logs).
+        router_python: python that runs external routers (default: python).
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class LiveRunner:
         ray: dict[str, Any] | None = None,
         fault: dict[str, Any] | None = None,
         log_dir: str | None = None,
+        router_python: str | None = None,
         perf: Any = None,
         rng: np.random.Generator | None = None,
     ):
@@ -98,6 +100,7 @@ class LiveRunner:
         self.out_dir = Path(out_dir)
         self.adapter = adapter
         self.python = python or _default_python()
+        self.router_python = router_python or self.python
         self.launcher_kind = launcher
         self.urls = list(urls or [])
         self.engine_args = dict(engine_args or {})
@@ -218,7 +221,7 @@ class LiveRunner:
         router: Any = None
         if isinstance(scheduler, ExternalRouter):
             url = await asyncio.to_thread(
-                scheduler.start, self.python, [e.url for e in endpoints], self.log_dir
+                scheduler.start, self.router_python, [e.url for e in endpoints], self.log_dir
             )
             facts.update(scheduler.describe())
         else:

@@ -1,0 +1,48 @@
+"""Live CPU smoke test: 2 vLLM CPU instances, ~100 long-tailed requests, every scheduler through the CLI.
+
+Each scheduler (l4bench's router with round_robin, least_tokens and L4; vllm-router) must complete
+every request with exactly the requested number of tokens; L4 must migrate at least once.
+Run: `pytest -m live tests/live/test_smoke_live.py -s` (needs the engine venv, ~4 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from live_engine import REPO, engine_python, results_dir, run_cli, summary_table
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+SCHEDULERS = ["round_robin", "least_tokens", "vllm_router_round_robin"]
+
+
+def test_smoke_live_every_scheduler_completes_every_request(tmp_path: Path) -> None:
+    python = engine_python()
+    schedulers = (["l4"] if (REPO / "conf" / "scheduler" / "l4.yaml").exists() else []) + SCHEDULERS
+    summary, run_dir, wall_s = run_cli(
+        python,
+        results_dir(tmp_path),
+        ["+experiment=smoke_live", f"experiment.schedulers=[{','.join(schedulers)}]"],
+        1200,
+    )
+    print(
+        f"\nsmoke_live: {len(schedulers)} schedulers in {wall_s:.0f} s (run dir {run_dir})\n{summary_table(summary)}"
+    )
+    assert summary["failed_schedulers"] == {}
+    assert list(summary["schedulers"]) == schedulers
+    n = summary["num_requests"]
+    assert n >= 90
+    for name, s in summary["schedulers"].items():
+        assert (s["completed"], s["failed"]) == (n, 0), name
+    df = pd.read_parquet(run_dir / "requests.parquet")
+    assert len(df) == n * len(schedulers)
+    assert (df["num_generated_tokens"] == df["output_tokens"]).all()
+    assert df["error"].isna().all()
+    assert df["prompt_tokens"].max() > 5 * df["prompt_tokens"].median()  # long-tailed
+    if "l4" in schedulers:
+        assert summary["schedulers"]["l4"]["migrations"] >= 1
+    extra = summary["schedulers"]["round_robin"]
+    assert extra["engine_version"] != "unknown" and extra["launcher"] == "local"
+    assert extra["prefix_cache_reset"] is True
