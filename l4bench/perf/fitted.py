@@ -1,0 +1,114 @@
+"""Step time from a fit to a measured vLLM profile (results/profiles/<gpu>/<model>/fit.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from l4bench.errors import ConfigError
+from l4bench.perf.analytic import kv_capacity_from_memory
+from l4bench.perf.base import BatchShape, GpuSpec, ModelSpec
+from l4bench.perf.fit import FEATURES, FeatureParams, feature_vector
+
+#: Where the repository keeps its committed profiles (used when ./results/profiles has none).
+REPO_PROFILES = Path(__file__).resolve().parents[2] / "results" / "profiles"
+
+
+def available_profiles(root: Path) -> list[str]:
+    """'<gpu>/<model>' of every fit.json under `root`."""
+    if not root.is_dir():
+        return []
+    return sorted(str(p.parent.relative_to(root)) for p in root.glob("*/*/fit.json"))
+
+
+def find_fit(gpu_name: str, model_name: str, profile_dir: str | None) -> Path:
+    """Path of <profile_dir>/<gpu>/<model>/fit.json (default: ./results/profiles, then the repo's)."""
+    roots = [Path(profile_dir)] if profile_dir else [Path("results") / "profiles", REPO_PROFILES]
+    for root in roots:
+        path = root / gpu_name / model_name / "fit.json"
+        if path.is_file():
+            return path
+    found = sorted({p for root in roots for p in available_profiles(root)})
+    raise ConfigError(
+        f"perf.profile_dir: no fitted profile for gpu={gpu_name} model={model_name} under "
+        f"{', '.join(str(r) for r in roots)}; valid: {', '.join(found) or 'none (run python -m l4bench.profiling)'}"
+    )
+
+
+class FittedPerfModel:
+    """Step time = nonnegative linear model over BatchShape features, fitted to a measured profile.
+
+    Args:
+        model, gpu: what the simulator runs; their names pick the profile unless overridden.
+        gpu_memory_utilization: used for the KV capacity when the profile ran at another utilization.
+        profile_dir: root holding <gpu>/<model>/fit.json (default results/profiles).
+        gpu_name, model_name: profile to use instead of gpu.name / model.name.
+    """
+
+    name = "fitted"
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        gpu: GpuSpec,
+        gpu_memory_utilization: float = 0.9,
+        profile_dir: str | None = None,
+        gpu_name: str | None = None,
+        model_name: str | None = None,
+    ):
+        self.model = model
+        self.gpu = gpu
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self.profile_dir = profile_dir
+        self.gpu_name = gpu_name or gpu.name
+        self.model_name = model_name or model.name
+        self._coef: np.ndarray | None = None
+        self._features: tuple[str, ...] = ()
+        self._params = FeatureParams()
+        self._kv_capacity_tokens: int | None = None
+
+    def _load(self) -> None:
+        path = find_fit(self.gpu_name, self.model_name, self.profile_dir)
+        fit = json.loads(path.read_text())
+        features = tuple(fit["features"])
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown:
+            raise ConfigError(f"perf.profile_dir: {path} uses features {unknown} this version lacks; "
+                              f"valid: {', '.join(FEATURES)}")
+        self._features = features
+        self._params = FeatureParams(**fit.get("params", {}))
+        self._coef = np.array([float(fit["coefficients"][f]) for f in features])
+        prof = fit.get("profile") or {}
+        measured = prof.get("kv_capacity_tokens")
+        used = (prof.get("engine_kwargs") or {}).get("gpu_memory_utilization")
+        if measured and (used is None or abs(float(used) - self.gpu_memory_utilization) < 1e-9):
+            self._kv_capacity_tokens = int(measured)
+        else:  # the profile ran at another utilization: fall back to the memory arithmetic
+            self._kv_capacity_tokens = kv_capacity_from_memory(self.model, self.gpu, self.gpu_memory_utilization,
+                                                               activation_reserve_bytes=2.0e9)
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        """KV tokens per instance: as vLLM reported at the profile's start-up (same utilization)."""
+        if self._kv_capacity_tokens is None:
+            self._load()
+        assert self._kv_capacity_tokens is not None
+        return self._kv_capacity_tokens
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Feature names of the loaded fit."""
+        if self._coef is None:
+            self._load()
+        return self._features
+
+    def step_time_s(self, batch: BatchShape) -> float:
+        """Seconds one engine step takes for this batch composition (0 for an empty batch)."""
+        if self._coef is None:
+            self._load()
+        assert self._coef is not None
+        if batch.num_tokens == 0:
+            return 0.0
+        return float(feature_vector(batch, self._features, self._params) @ self._coef)
