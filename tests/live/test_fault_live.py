@@ -35,6 +35,7 @@ def test_kill_instance_mid_replay(tmp_path: Path) -> None:
     assert len(df) == n and set(df["request_id"]) == set(range(n))  # one record per request
     assert fault["lost"] == 0
     assert fault["in_flight_at_kill"] >= 1
+    assert fault["continued_after_hop"] + fault["in_flight_failed"] >= 1  # some were on the killed instance
     assert fault["in_flight_completed"] + fault["in_flight_failed"] == fault["in_flight_at_kill"]
     assert s["completed"] + s["failed"] == n
     failed = df[~df["is_completed"]]
