@@ -43,7 +43,7 @@ class EngineServerActor:
 
         from l4bench.live.procs import ManagedProcess, free_port
 
-        host = bind_host or ray.util.get_node_ip_address()
+        host = bind_host or ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
         port = free_port(host)
         cmd = [a.replace("{port}", str(port)).replace("{host}", host) for a in cmd_template]
         full_env = {**os.environ, **env}  # keeps Ray's CUDA_VISIBLE_DEVICES for this actor's GPUs
@@ -155,7 +155,7 @@ class RayLauncher(Launcher):
             bundles = [{k: v for k, v in self.resources.items() if v > 0} for _ in range(self.num_instances)]
             self._pg = placement_group(bundles, strategy=self.strategy)
             ray.get(self._pg.ready(), timeout=self.ready_timeout_s)
-            actor_cls = ray.remote(EngineServerActor)
+            actor_cls: Any = ray.remote(EngineServerActor)
             template = self._cmd_template()
             futures = []
             for i in range(self.num_instances):

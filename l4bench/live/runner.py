@@ -20,11 +20,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import aiohttp
 import numpy as np
 
 from l4bench.engines.base import EngineAdapter
 from l4bench.errors import ConfigError
+from l4bench.live.drain import drain_and_reset
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.external import ExternalRouter
 from l4bench.live.faults import FaultPlan, fault_report
@@ -217,7 +217,7 @@ class LiveRunner:
         self, requests: list[Request], scheduler: Any, endpoints: list[Endpoint], name: str
     ) -> tuple[list[RequestRecord], dict[str, Any] | None, dict[str, Any]]:
         """Drain + reset the instances, bring the router up, replay, bring it down."""
-        facts = await self._prepare_instances(endpoints)
+        facts = await drain_and_reset(self.adapter, endpoints, self.idle_timeout_s)
         router: Any = None
         if isinstance(scheduler, ExternalRouter):
             url = await asyncio.to_thread(
@@ -273,43 +273,12 @@ class LiveRunner:
         )
         return {"kill_s": kill_s, "in_flight": in_flight}
 
-    async def _prepare_instances(self, endpoints: list[Endpoint]) -> dict[str, Any]:
-        """Wait until every instance is idle, then reset prefix caches (no carry-over between schedulers)."""
-        deadline = time.monotonic() + self.idle_timeout_s
-        reset_ok = True
-        async with aiohttp.ClientSession() as session:
-            for ep in endpoints:
-                while True:
-                    try:
-                        load = await self.adapter.fetch_load(session, ep.url)
-                        if load.num_running == 0 and load.num_waiting == 0:
-                            break
-                    except (aiohttp.ClientError, asyncio.TimeoutError):
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{ep.url} not idle after {self.idle_timeout_s:.0f} s")
-                    await asyncio.sleep(0.5)
-                reset_ok &= await _reset_prefix_cache(session, ep.url)
-        return {"prefix_cache_reset": reset_ok}
-
     def _token_ids_fn(self) -> Any:
         """Deterministic prompt ids for the model's vocabulary."""
         from l4bench.workloads.tokens import prompt_token_ids
 
         vocab = int(json.loads((self.model_dir / "config.json").read_text())["vocab_size"])
         return lambda req: prompt_token_ids(req, vocab)
-
-
-async def _reset_prefix_cache(session: aiohttp.ClientSession, url: str) -> bool:
-    """POST /reset_prefix_cache (vLLM needs VLLM_SERVER_DEV_MODE=1; SGLang: /flush_cache)."""
-    for path in ("/reset_prefix_cache", "/flush_cache"):
-        try:
-            async with session.post(url + path, timeout=aiohttp.ClientTimeout(total=10)) as resp:
-                if resp.status == 200:
-                    return True
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            continue
-    return False
 
 
 def _duration_s(records: list[RequestRecord]) -> float:
