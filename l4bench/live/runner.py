@@ -153,6 +153,7 @@ class LiveRunner:
             )
 
         def command(instance_id: int, port: int) -> list[str]:
+            """argv of one instance on its port."""
             return self.adapter.launch_command(self.python, str(self.model_dir), port, args)
 
         spec = LocalClusterSpec(
