@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,13 @@ class FaultPlan:
     at_s: float
 
 
+_URL = re.compile(r"https?://[^\s)]+")
+
+
 def error_reason(error: str) -> str:
-    """A short class of an error string for counting ("router: instance 1 down: ..." -> "router: instance 1 down")."""
-    parts = error.split(":")
-    return ":".join(parts[:2]).strip()[:80]
+    """A short class of an error string for counting: URLs dropped, first two ':'-separated parts."""
+    parts = _URL.sub("<url>", error).split(":")
+    return ":".join(parts[:2]).strip()[:100]
 
 
 def fault_report(

@@ -19,7 +19,9 @@ MODEL_DIR = Path(__file__).resolve().parents[2] / "l4bench" / "models" / "tiny-l
 CLUSTER = ClusterSpec(num_instances=2, max_model_len=8192, kv_capacity_tokens=100_000)
 
 
-def _runner(tmp_path: Path, token_delay_s: float, fault: dict | None = None) -> LiveRunner:
+def _runner(
+    tmp_path: Path, token_delay_s: float, fault: dict | None = None, router: dict | None = None
+) -> LiveRunner:
     return LiveRunner(
         CLUSTER,
         MODEL_DIR,
@@ -31,6 +33,7 @@ def _runner(tmp_path: Path, token_delay_s: float, fault: dict | None = None) -> 
         request_timeout_s=30,
         show_progress=False,
         fault=fault,
+        router=router,
     )
 
 
@@ -76,6 +79,19 @@ def test_killing_an_instance_loses_no_request(tmp_path: Path) -> None:
     assert all(r.error for r in result.records if not r.is_completed)
     assert sum(fault["failed_total_reasons"].values()) == fault["failed_total"]
     assert all(r.instances[-1] == 0 for r in result.records if r.is_completed and r.arrival_s > 0.8)
+
+
+def test_without_retries_in_flight_requests_fail_with_a_reason(tmp_path: Path) -> None:
+    """No continuation allowed: the requests on the killed instance end as error records, none is lost."""
+    reqs = _requests(24, 0.04, 40)
+    with _runner(tmp_path, 0.02, fault={"instance": 1, "at_s": 0.6}, router={"max_hop_retries": 0}) as runner:
+        result = runner.run(reqs, RoundRobinScheduler(CLUSTER))
+    fault = result.extra["fault"]
+    print("fault report (no retries):", fault)
+    assert fault["lost"] == 0 and fault["in_flight_failed"] >= 1 and fault["continued_after_hop"] == 0
+    assert sum(fault["in_flight_failed_reasons"].values()) == fault["in_flight_failed"]
+    failed = [r for r in result.records if not r.is_completed]
+    assert failed and all(r.error and 1 in r.instances for r in failed)
 
 
 @pytest.mark.parametrize("bad", [{"launcher": "k8s"}])
