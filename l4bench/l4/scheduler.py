@@ -276,11 +276,17 @@ class L4Scheduler:
             self._stage_of_bin = [int(s) for s in self.layout.stage_of_bin()]
         self._last_shift_s = shifts
 
+    def _view_load(self, view: InstanceView) -> float:
+        """Predicted load of an instance view (the balancing criterion)."""
+        return self.step.view_load_s(view, self.chunk_tokens)
+
     def _balance(self, views: dict[int, InstanceView], loads: dict[int, float]) -> list[Migration]:
         """Power-of-two peer rebalancing inside every stage."""
         moves: list[Migration] = []
         for s, mem in enumerate(self.layout.members):
-            moves += balance_stage(mem, views, loads, self._hop_bound(s), self.rng, self.balance_params)
+            moves += balance_stage(
+                mem, views, loads, self._hop_bound(s), self.rng, self.balance_params, self._view_load
+            )
         return moves
 
     # ---- observability ------------------------------------------------------------------------
