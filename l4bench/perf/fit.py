@@ -199,7 +199,10 @@ def params_from_meta(meta: dict[str, Any]) -> FeatureParams:
 
 def fit_profile_dir(profile_dir: Path, features: tuple[str, ...] = DEFAULT_FEATURES, holdout_fraction: float = 0.2,
                     seed: int = 0, num_splits: int = 20) -> FitResult:
-    """Fit profile.csv in `profile_dir`; write fit.json and fit_report.md beside it."""
+    """Fit profile.csv in `profile_dir`; write fit.json and fit_report.md beside it.
+
+    A profile_repeat.csv beside it (the same grid run again) is compared in the report, not fitted.
+    """
     from l4bench.profiling.report import write_report
 
     profile_dir = Path(profile_dir)
@@ -213,7 +216,9 @@ def fit_profile_dir(profile_dir: Path, features: tuple[str, ...] = DEFAULT_FEATU
     result = fit_profile(df, features, holdout_fraction, np.random.default_rng(seed), params)
     stability = split_stability(df, features, holdout_fraction, num_splits, params) if num_splits else {}
     (profile_dir / "fit.json").write_text(json.dumps(fit_json(result, meta, stability), indent=2) + "\n")
-    write_report(profile_dir / "fit_report.md", df, result, meta, stability)
+    repeat_path = profile_dir / "profile_repeat.csv"
+    repeat = usable_rows(pd.read_csv(repeat_path)) if repeat_path.is_file() else None
+    write_report(profile_dir / "fit_report.md", df, result, meta, stability, repeat)
     return result
 
 

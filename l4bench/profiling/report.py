@@ -29,8 +29,28 @@ def _errors_table(df: pd.DataFrame, result: FitResult) -> pd.DataFrame:
     })
 
 
+def repeat_lines(df: pd.DataFrame, repeat: pd.DataFrame, result: FitResult) -> list[str]:
+    """Reproducibility: a second run of the same grid (another machine) against the first and the fit."""
+    both = df.merge(repeat, on="name", suffixes=("", "_rep"))
+    diff = (both["step_time_s_rep"] - both["step_time_s"]) / both["step_time_s"]
+    pred = result.predict_s(shapes_of(repeat))
+    err = np.abs(pred - repeat["step_time_s"].to_numpy()) / repeat["step_time_s"].to_numpy()
+    head = headline_table(repeat)
+    ratios = ", ".join(f"{r:.2f}" for r in head["mixed_over_uniform"]) if len(head) else "n/a"
+    return [
+        "## Reproducibility (profile_repeat.csv: the same grid, a later run on a fresh machine)",
+        "",
+        f"- {len(both)} compositions in both runs; repeat vs first: mean {diff.mean():+.1%}, "
+        f"median |difference| {diff.abs().median():.1%}, max |difference| {diff.abs().max():.1%}",
+        f"- this fit (trained on the first run only) on the repeat: mean abs. relative error {err.mean():.1%}, "
+        f"median {np.median(err):.1%}, max {err.max():.1%}",
+        f"- headline mixed/uniform ratios in the repeat: {ratios}",
+        "",
+    ]
+
+
 def write_report(path: Path, df: pd.DataFrame, result: FitResult, meta: dict[str, Any],
-                 stability: dict[str, float] | None = None) -> None:
+                 stability: dict[str, float] | None = None, repeat: pd.DataFrame | None = None) -> None:
     """Write the markdown report for one profile and its fit."""
     stab = stability or {}
     stab_line = (f"- over {stab['num_splits']} other random 80/20 splits: held-out mean error "
@@ -72,4 +92,6 @@ def write_report(path: Path, df: pd.DataFrame, result: FitResult, meta: dict[str
         _md_table(_errors_table(df, result)),
         "",
     ]
+    if repeat is not None and len(repeat):
+        lines += repeat_lines(df, repeat, result)
     Path(path).write_text("\n".join(lines))

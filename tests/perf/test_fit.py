@@ -96,6 +96,7 @@ def test_headline_table_pairs_rows_by_batch_size():
 
 def test_fit_profile_dir_writes_fit_and_report(tmp_path, capsys):
     synthetic_profile(np.random.default_rng(4)).to_csv(tmp_path / "profile.csv", index=False)
+    synthetic_profile(np.random.default_rng(4), noise=0.01).to_csv(tmp_path / "profile_repeat.csv", index=False)
     (tmp_path / "meta.json").write_text(json.dumps({"kv_capacity_tokens": 123456, "cudagraph_max_capture_size": 256,
                                                     "engine_kwargs": {"gpu_memory_utilization": 0.9}}))
     assert main([str(tmp_path), "--features", ",".join(TRUE)]) == 0
@@ -105,5 +106,6 @@ def test_fit_profile_dir_writes_fit_and_report(tmp_path, capsys):
     assert set(fit["coefficients"]) == set(TRUE) and fit["split_stability"]["num_splits"] == 20
     report = (tmp_path / "fit_report.md").read_text()
     assert "held-out mean abs. relative error" in report and "| r0 |" not in report
+    assert "## Reproducibility" in report and "80 compositions in both runs" in report
     with pytest.raises(ConfigError, match="no profile.csv"):
         fit_profile_dir(tmp_path / "nothing")
