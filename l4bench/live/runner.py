@@ -62,6 +62,8 @@ class LiveRunner:
         fault: {"instance": i, "at_s": t} kills instance i t seconds into every replay (fault test).
         log_dir: server logs (default <out_dir>/logs).
         router_python: python that runs external routers (default: python).
+        model_path: what the engine loads (HF id / checkpoint dir for real weights); default: the
+            architecture-only model dir, for load-format dummy.
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class LiveRunner:
         fault: dict[str, Any] | None = None,
         log_dir: str | None = None,
         router_python: str | None = None,
+        model_path: str | None = None,
         perf: Any = None,
         rng: np.random.Generator | None = None,
     ):
@@ -101,6 +104,7 @@ class LiveRunner:
         self.adapter = adapter
         self.python = python or _default_python()
         self.router_python = router_python or self.python
+        self.model_path = model_path or str(self.model_dir)  # real weights: a HF id or checkpoint dir
         self.launcher_kind = launcher
         self.urls = list(urls or [])
         self.engine_args = dict(engine_args or {})
@@ -143,7 +147,7 @@ class LiveRunner:
             return RayLauncher(
                 self.adapter,
                 self.python,
-                str(self.model_dir),
+                self.model_path,
                 self.cluster.num_instances,
                 args,
                 env,
@@ -154,7 +158,7 @@ class LiveRunner:
 
         def command(instance_id: int, port: int) -> list[str]:
             """argv of one instance on its port."""
-            return self.adapter.launch_command(self.python, str(self.model_dir), port, args)
+            return self.adapter.launch_command(self.python, self.model_path, port, args)
 
         spec = LocalClusterSpec(
             command=command,
