@@ -46,7 +46,7 @@ def test_gpu_options(name):
     assert gpu.memory_bandwidth_bytes_s > 0 and gpu.dense_flops > 0
 
 
-@pytest.mark.parametrize("name", [o for o in options("perf") if o != "fitted"])
+@pytest.mark.parametrize("name", options("perf"))
 def test_perf_options(name):
     cfg = _compose([f"perf={name}"])
     model, gpu, make = _perf(cfg)

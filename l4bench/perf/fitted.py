@@ -14,6 +14,8 @@ from l4bench.perf.fit import FEATURES, FeatureParams, feature_vector
 
 #: Where the repository keeps its committed profiles (used when ./results/profiles has none).
 REPO_PROFILES = Path(__file__).resolve().parents[2] / "results" / "profiles"
+#: The same profiles as shipped inside the wheel (pyproject force-includes results/profiles there).
+PACKAGED_PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 
 
 def available_profiles(root: Path) -> list[str]:
@@ -25,7 +27,7 @@ def available_profiles(root: Path) -> list[str]:
 
 def find_fit(gpu_name: str, model_name: str, profile_dir: str | None) -> Path:
     """Path of <profile_dir>/<gpu>/<model>/fit.json (default: ./results/profiles, then the repo's)."""
-    roots = [Path(profile_dir)] if profile_dir else [Path("results") / "profiles", REPO_PROFILES]
+    roots = [Path(profile_dir)] if profile_dir else [Path("results") / "profiles", REPO_PROFILES, PACKAGED_PROFILES]
     for root in roots:
         path = root / gpu_name / model_name / "fit.json"
         if path.is_file():
