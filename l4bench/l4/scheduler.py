@@ -22,6 +22,9 @@ from l4bench.l4.refine import RefineParams, refine_boundaries
 from l4bench.l4.stages import StageLayout, contiguous_layout, reassign
 from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
 
+#: Relative predicted-cost gain a re-solved plan needs over the current layout to replace it.
+RESOLVE_MIN_GAIN = 0.05
+
 
 def _view_at(views: Sequence[InstanceView], iid: int) -> InstanceView | None:
     """The view of instance iid (views are normally indexed by id; search otherwise)."""
@@ -159,8 +162,26 @@ class L4Scheduler:
         self._predicted_cost = (
             part.total_cost if part is not None and math.isfinite(part.total_cost) else None
         )
-        if part is not None:
+        if part is not None and self._worth_switching(part, self._table):
             self.apply_partition(part)
+
+    def _worth_switching(self, part: Partition, table: CostTable) -> bool:
+        """Adopt a new plan only if it beats the current layout, priced on the same table, clearly.
+
+        Moving instances between stages disturbs the requests on them (they hop at their old
+        bounds) and the window's histogram is noisy, so near-ties would make the layout churn on
+        every re-solve; the current layout is kept unless the new plan's predicted cost is lower
+        by RESOLVE_MIN_GAIN (relative).
+        """
+        if self._num_solves <= 1:
+            return True  # leave the cold-start prior as soon as there is a plan
+        cur = sum(
+            float(table.cost[a, b, len(mem)])
+            for a, b, mem in zip(self.layout.start_bins, self.layout.end_bins, self.layout.members, strict=True)
+        )
+        if not math.isfinite(cur) or not math.isfinite(part.total_cost):
+            return True
+        return part.total_cost < cur * (1.0 - RESOLVE_MIN_GAIN)
 
     def _choose_partition(self, table: CostTable) -> Partition | None:
         """The DP plan (falls back to least overload when nothing is feasible)."""
