@@ -73,6 +73,11 @@ def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Cal
     if not path.is_file():
         raise ConfigError(f"experiment.schedulers: unknown scheduler '{name}'; valid: {', '.join(options('scheduler'))}")
     node = OmegaConf.load(path)
+    if str(node.get("_target_", "")).endswith("ExternalRouter") and str(cfg.engine._target_).endswith("Simulator"):
+        raise ConfigError(
+            f"experiment.schedulers: '{name}' is an external router and runs only live (engine=vllm|sglang|attach), "
+            "not in the simulator"
+        )
     extra = (cfg.experiment.get("scheduler_overrides") or {}).get(name)
     if extra:
         node = OmegaConf.merge(node, extra)
@@ -128,10 +133,11 @@ def run(cfg: Any) -> Path:
         instantiate(cfg.perf, _partial_=True, _convert_="all"),
         model=model, gpu=gpu, gpu_memory_utilization=float(cfg.cluster.gpu_memory_utilization),
     )
+    kv_override = cfg.cluster.get("kv_capacity_tokens")
     cluster = ClusterSpec(
         num_instances=int(cfg.cluster.num_instances),
         max_model_len=max_model_len,
-        kv_capacity_tokens=int(perf.kv_capacity_tokens),
+        kv_capacity_tokens=int(kv_override or perf.kv_capacity_tokens),
         max_num_seqs=int(cfg.cluster.max_num_seqs),
         max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
     )

@@ -65,6 +65,7 @@ def test_same_seed_same_records_other_seed_differs(tmp_path):
         (["cluster.num_instances=0"], "cluster.num_instances: must be >= 1"),
         (["experiment.schedulers=[round_robin,nope]"], "unknown scheduler 'nope'; valid:"),
         (["workload=lengths_csv", "workload.path=/nonexistent/file.csv"], "workload.path"),
+        (["experiment.schedulers=[vllm_router_round_robin]"], "external router and runs only live"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(tmp_path, args, needle):
