@@ -1,0 +1,53 @@
+"""Fig. 11: simulator vs live cluster on the same workload, per scheduler.
+
+Data: ``fig_live`` (live engines; needs GPUs: ``python -m l4bench +experiment=fig_live``) and
+``fig_live_sim`` (the same workload, cluster and schedulers in the simulator). Skipped until a live
+run exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from l4bench.plotting.style import color_for, label_for, order_schedulers
+from paper_figs.canvas import finish, new_figure
+from paper_figs.common import MissingDataError, latest_run, load_summary, source_text
+
+NAME = "fig11_sim_vs_live"
+EXPERIMENTS = ("fig_live", "fig_live_sim")
+PANELS = (("mean_ttft_ms", "mean TTFT (ms)"), ("mean_tpot_ms", "mean TPOT (ms)"),
+          ("mean_e2el_ms", "mean E2E (ms)"), ("p99_e2el_ms", "p99 E2E (ms)"))
+
+
+def build(results: Path) -> Figure:
+    """Paired bars per scheduler: live (solid) and sim (hatched), four latency metrics."""
+    live_run = latest_run(results, "fig_live", hint="python -m l4bench +experiment=fig_live (live engines, GPUs)")
+    sim_run = latest_run(results, "fig_live_sim")
+    live, sim = load_summary(live_run), load_summary(sim_run)
+    names = order_schedulers(n for n in live["schedulers"] if n in sim["schedulers"])
+    if not names:
+        raise MissingDataError("fig_live and fig_live_sim share no scheduler; rerun both")
+    fig, axes = new_figure(1, len(PANELS), width=13.0, height=3.6)
+    x = np.arange(len(names))
+    for ax, (col, ylabel) in zip(axes, PANELS, strict=True):
+        for off, doc, hatch, alpha in ((-0.2, live, None, 1.0), (0.2, sim, "///", 0.45)):
+            vals = [doc["schedulers"][n].get(col) or np.nan for n in names]
+            ax.bar(x + off, vals, 0.4, color=[color_for(n) for n in names], hatch=hatch, alpha=alpha,
+                   edgecolor=[color_for(n) for n in names])
+        ax.set_xticks(x, [label_for(n) for n in names], rotation=30, ha="right", fontsize=8)
+        ax.set(ylabel=ylabel, title=ylabel.split(" (")[0])
+        ax.grid(axis="x", visible=False)
+    fig.legend([Patch(facecolor="0.3"), Patch(facecolor="0.3", alpha=0.45, hatch="///")], ["live", "sim"],
+               loc="outside right center")
+    source = f"{source_text(live, live_run)}\n{source_text(sim, sim_run)}"
+    return finish(fig, "Simulator vs live cluster, same workload", source)
+
+
+if __name__ == "__main__":
+    from paper_figs.__main__ import main
+
+    raise SystemExit(main(["--only", NAME]))

@@ -1,0 +1,100 @@
+"""Rebuild tests/data/results_fixture/ with the real harness at toy size (about a minute).
+
+    python tests/paper_figs/build_fixture.py
+
+Runs ``python -m l4bench`` for every fig_* experiment with tiny overrides (tiny-llama, 2-8 simulated
+instances, synthetic bimodal lengths, 40 requests, 4 schedulers), keeps only the small files the
+figures read (summary.json, comparison.csv, timeline.json, e2e_cdf.csv) under fixed folder names, and
+adds a toy DP benchmark and a toy GPU profile (analytic step times written in the profile's CSV
+schema). fig_live is the simulator relabelled as a live engine: the fixture tests plumbing, not numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+OUT = REPO / "tests" / "data" / "results_fixture"
+STAMP = "2000-01-01_00-00-00"
+KEEP = ("summary.json", "comparison.csv")
+TINY = ["cluster=pair", "model=tiny-llama", "workload=synthetic_bimodal", "arrival=poisson",
+        "workload.num_requests=40", "progress=false", "cluster.max_model_len=16384",
+        "workload.long_tokens=12000", "workload.long_fraction=0.2", "workload.jitter=0.5",
+        "workload.output_tokens=64", "engine.timeline_interval_s=2.0", "~arrival.speedup", "~workload.trace"]
+SCHEDULERS = "experiment.schedulers=[l4,l4_no_dp,l4_no_migration,llumnix,round_robin]"
+
+
+def run(tmp: Path, experiment: str, *overrides: str) -> Path:
+    """One single run of the harness; returns its run folder."""
+    cmd = [sys.executable, "-m", "l4bench", f"+experiment={experiment}", f"results_dir={tmp}", *TINY, *overrides]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    return Path(proc.stdout.strip().splitlines()[-1]).parent
+
+
+def keep(src: Path, dst: Path, *extra: str) -> None:
+    """Copy the small result files the figures read (e2e_cdf.csv is made from the parquet)."""
+    from paper_figs.cdf import write_cdf
+
+    write_cdf(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in (*KEEP, *extra):
+        if (src / name).is_file():
+            shutil.copy(src / name, dst / name)
+
+
+def main() -> int:
+    """Rebuild the whole fixture."""
+    shutil.rmtree(OUT, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        for i, rate in enumerate((2.0, 4.0, 8.0)):
+            keep(run(tmp, "fig_rates", SCHEDULERS, f"arrival.rate={rate}"), OUT / "fig_rates" / f"multirun_{STAMP}" / str(i),
+                 "e2e_cdf.csv")
+        for i, n in enumerate((2, 4, 8)):
+            src = run(tmp, "fig_scale", SCHEDULERS, f"scale.instances={n}", f"arrival.rate={n}")
+            keep(src, OUT / "fig_scale" / f"multirun_{STAMP}" / str(i))
+        keep(run(tmp, "fig_timeline", "arrival.rate=4"), OUT / "fig_timeline" / STAMP, "timeline.json")
+        keep(run(tmp, "fig_live_sim", "arrival.rate=2"), OUT / "fig_live_sim" / STAMP)
+        keep(run(tmp, "fig_live", "engine=sim", "~engine.devices", "~engine.device_env_var", "arrival.rate=2"), OUT / "fig_live" / STAMP)
+    live = OUT / "fig_live" / STAMP / "summary.json"
+    doc = json.loads(live.read_text())
+    doc["meta"]["engine"] = "LiveRunner"  # relabelled: see the module docstring
+    live.write_text(json.dumps(doc, indent=2))
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_dp_grid.py"), "--bins", "8", "16",
+                    "--instances", "4", "8", "--repeats", "1", "--out", str(OUT / "bench" / "dp_solve_time.csv")],
+                   check=True, capture_output=True)
+    write_profile(OUT / "profiles" / "h100" / "llama-3.1-8b")
+    print(OUT)
+    return 0
+
+
+def write_profile(folder: Path) -> None:
+    """A toy profile.csv in the profiler's schema: analytic step times for the figure's compositions."""
+    import pandas as pd
+
+    from l4bench.profiling.grid import _mixed, headline_pairs
+    from paper_figs.fig01_motivation import _analytic
+
+    pairs, series = _analytic()
+    comps = [c for pair in headline_pairs() for c in pair]
+    times = [t for u, m in zip(pairs["uniform_ms"], pairs["mixed_ms"], strict=True) for t in (u, m)]
+    comps += [_mixed(int(r.n_short), 1024, 1, int(r.long_tokens)) for r in series.itertuples()]
+    times += list(series["step_ms"])
+    rows = [{"name": c.name, "group": c.group, "num_decodes": c.num_decodes,
+             "decode_context_sum": c.decode_context_sum, "decode_context_max": c.max_context,
+             "step_time_s": t / 1e3} for c, t in zip(comps, times, strict=True)]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "profile.csv", index=False, float_format="%.6g")
+    (folder / "meta.json").write_text(json.dumps({"vllm_version": "fixture (analytic values)"}))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
