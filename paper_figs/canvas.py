@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,8 +39,13 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float = 9.0, height: float
 
 
 def plain_log(axis: Axis) -> None:
-    """Log axis ticks at 1, 2, 5 x 10^k written as plain numbers (no 6x10^1 minor labels)."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    """Log axis ticks as plain numbers: 1, 2, 5 x 10^k over short ranges, 10^k over long ones.
+
+    Call after plotting (the choice depends on the data's range).
+    """
+    lo, hi = (float(v) for v in axis.get_view_interval())
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 1.0
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)))
     axis.set_major_formatter(PLAIN)
     axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
     axis.set_minor_formatter(NullFormatter())

@@ -1,8 +1,8 @@
-"""Fig. 1 (motivation): one long context in a decode batch slows every request in it.
+"""Fig. 1 (motivation): how a decode batch's step time depends on the spread of its context lengths.
 
 (a) Homogeneous vs mixed decode batches with the same batch size and the same total KV tokens.
-(b) Step time of n short (1k-token) decodes plus one long context, against the long one's length;
-dashed: the same batch with every context at the mean length (no spread).
+(b) Step time of n short (1k-token) decodes plus one long context, against the long one's length
+(at 1k: n + 1 short ones); dashed (analytic only): the same tokens with no spread.
 Data: the GPU profile ``results/profiles/h100/llama-3.1-8b/profile.csv`` when present (measured;
 no dashed lines), else the analytic performance model (l4bench/perf/analytic.py), labelled so.
 """
@@ -52,7 +52,7 @@ def _analytic() -> tuple[pd.DataFrame, pd.DataFrame]:
     pairs = []
     for uni, mix in headline_pairs():
         pairs.append({"label": f"{uni.num_decodes} x {uni.decode_groups[0][0] // 1024}k",
-                      "mix_label": " + ".join(f"{n}x{c / 1024:g}k" for c, n in mix.decode_groups),
+                      "mix_label": " + ".join(f"{n}x{c / 1024:.3g}k" for c, n in mix.decode_groups),
                       "uniform_ms": perf.step_time_s(_shape(list(uni.decode_groups))) * 1e3,
                       "mixed_ms": perf.step_time_s(_shape(list(mix.decode_groups))) * 1e3})
     rows = []
@@ -64,21 +64,36 @@ def _analytic() -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(pairs), pd.DataFrame(rows)
 
 
+def _mix_label(name: str) -> str:
+    """'headline_mixed_n63x1024_k1x66560' -> '63x1k + 1x65k' (the name itself if it does not parse)."""
+    m = _MIXED.search(name)
+    if not m:
+        return name
+    n, short, k, long = (int(g) for g in m.groups())
+    return f"{n}x{short / 1024:g}k + {k}x{long / 1024:.3g}k"
+
+
 def _measured(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Headline pairs and mixed rows from a profile.csv (step_time_s as measured)."""
     df = pd.read_csv(path)
     uni = df[df["group"] == "headline_uniform"].reset_index(drop=True)
     mix = df[df["group"] == "headline_mixed"].reset_index(drop=True)
     pairs = [{"label": f"{int(u.num_decodes)} x {u.decode_context_sum / u.num_decodes / 1024:.2g}k",
-              "mix_label": str(m["name"]).removeprefix("headline_mixed_"),
+              "mix_label": _mix_label(str(m["name"])),
               "uniform_ms": u.step_time_s * 1e3, "mixed_ms": m.step_time_s * 1e3}
              for (_, u), (_, m) in zip(uni.iterrows(), mix.iterrows(), strict=False)]
     rows = []
     for _, r in df[df["group"] == "mixed"].iterrows():
         m = _MIXED.match(str(r["name"]))
-        if m and int(m.group(2)) == SHORT_TOKENS and int(m.group(3)) == 1:
+        if m and int(m.group(2)) == SHORT_TOKENS and int(m.group(3)) == 1 and int(m.group(1)) in N_SHORT:
             rows.append({"n_short": int(m.group(1)), "long_tokens": int(m.group(4)),
                          "step_ms": r.step_time_s * 1e3, "uniform_ms": np.nan})
+    by_name = df.set_index("name")["step_time_s"]
+    for n in N_SHORT:  # no long context: n + 1 decodes of 1k tokens, where measured
+        key = f"uniform_n{n + 1}_c{SHORT_TOKENS}"
+        if key in by_name.index:
+            rows.append({"n_short": n, "long_tokens": SHORT_TOKENS, "step_ms": by_name[key] * 1e3,
+                         "uniform_ms": np.nan})
     return pd.DataFrame(pairs), pd.DataFrame(rows, columns=["n_short", "long_tokens", "step_ms", "uniform_ms"])
 
 
@@ -102,7 +117,7 @@ def build(results: Path) -> Figure:
     ax_a.bar(x - 0.2, pairs["uniform_ms"], 0.4, color="#4c72b0", label="homogeneous")
     ax_a.bar(x + 0.2, pairs["mixed_ms"], 0.4, color="#dd8452", label="mixed (same total tokens)")
     for xi, (u, m) in enumerate(zip(pairs["uniform_ms"], pairs["mixed_ms"], strict=True)):
-        ax_a.text(xi + 0.2, m, f"+{(m / u - 1) * 100:.0f}%", ha="center", va="bottom", fontsize=8)
+        ax_a.text(xi + 0.2, m, f"{(m / u - 1) * 100:+.0f}%", ha="center", va="bottom", fontsize=8)
     ax_a.set_xticks(x, [f"{a}\nvs {b}" for a, b in zip(pairs["label"], pairs["mix_label"], strict=True)], fontsize=7)
     ax_a.set(ylabel="decode step time (ms)", title="(a) same batch size and KV tokens")
     ax_a.margins(y=0.12)
@@ -121,7 +136,7 @@ def build(results: Path) -> Figure:
     ax_b.xaxis.set_major_formatter(KTOKENS)
     ax_b.legend(fontsize=8, loc="upper left", title="solid: mixed batch\ndashed: same tokens, no spread"
                 if series["uniform_ms"].notna().any() else None, title_fontsize=7)
-    return finish(fig, f"Length spread inside a batch slows every request ({kind})", source)
+    return finish(fig, f"Decode step time vs length spread inside a batch ({kind})", source)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,40 @@ from matplotlib.patches import Patch
 
 from l4bench.plotting.style import color_for, label_for, order_schedulers
 from paper_figs.canvas import finish, new_figure
-from paper_figs.common import MissingDataError, latest_run, load_summary, source_text
+from paper_figs.common import (
+    MissingDataError,
+    latest_run,
+    latest_sweep,
+    load_summary,
+    offered_rate,
+    run_at_rate,
+    source_text,
+)
 
 NAME = "fig11_sim_vs_live"
 EXPERIMENTS = ("fig_live", "fig_live_sim")
+#: (live, sim) experiment pairs tried in order; live_gpu_pair is issue #5's one-GPU live run.
+PAIRS = (("fig_live", "fig_live_sim"), ("live_gpu_pair", "live_gpu_pair_sim"))
 PANELS = (("mean_ttft_ms", "mean TTFT (ms)"), ("mean_tpot_ms", "mean TPOT (ms)"),
           ("mean_e2el_ms", "mean E2E (ms)"), ("p99_e2el_ms", "p99 E2E (ms)"))
 
 
+def _pair(results: Path) -> tuple[Path, Path]:
+    """Newest live run of the first pair that has both halves, and the sim run at the closest rate."""
+    for live_exp, sim_exp in PAIRS:
+        try:
+            live_run = latest_run(results, live_exp)
+            sims = latest_sweep(results, sim_exp)
+        except MissingDataError:
+            continue
+        return live_run, run_at_rate(sims, offered_rate(load_summary(live_run)))
+    raise MissingDataError("no live run with a sim twin; make them with: python -m l4bench +experiment=fig_live "
+                           "(live engines, GPUs) and python -m l4bench +experiment=fig_live_sim")
+
+
 def build(results: Path) -> Figure:
     """Paired bars per scheduler: live (solid) and sim (hatched), four latency metrics."""
-    live_run = latest_run(results, "fig_live", hint="python -m l4bench +experiment=fig_live (live engines, GPUs)")
-    sim_run = latest_run(results, "fig_live_sim")
+    live_run, sim_run = _pair(results)
     live, sim = load_summary(live_run), load_summary(sim_run)
     names = order_schedulers(n for n in live["schedulers"] if n in sim["schedulers"])
     if not names:
