@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _data import shared_workloads
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -11,8 +12,6 @@ from omegaconf import OmegaConf
 from l4bench.cli import call_accepted, conf_dir, model_dir, options
 from l4bench.perf.base import GpuSpec, ModelSpec
 from l4bench.types import ClusterSpec
-
-from _data import shared_workloads
 
 
 def _compose(overrides: list[str]):
