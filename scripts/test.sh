@@ -15,4 +15,6 @@ fi
 if [ -z "${L4BENCH_DATA_DIR:-}" ] && [ -d ../shared/workloads ]; then
   export L4BENCH_DATA_DIR="$(cd ../shared/workloads && pwd)"
 fi
+.venv/bin/python -m ruff check l4bench tests benchmarks scripts paper_figs
+.venv/bin/python -m mypy l4bench/l4   # the reusable core is kept mypy --strict clean
 exec .venv/bin/python -m pytest -m "not gpu" -q "$@"
