@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,ray]'
 if [ "${L4BENCH_SKIP_LIVE:-0}" != 1 ] && [ -f scripts/setup_live_cpu.sh ]; then
   bash scripts/setup_live_cpu.sh .venv-engine
   export L4BENCH_ENGINE_PYTHON="$PWD/.venv-engine/bin/python"
