@@ -1,0 +1,127 @@
+#!/bin/bash
+# Issue #5, live part, device side: 2 vLLM 0.25.0 servers SHARING GPU 0 (Llama-3.1-8B architecture,
+# dummy weights, 16 GiB KV each, decode steps in full CUDA graphs without torch.compile), then
+# `python -m l4bench -m +experiment=live_gpu_pair` attached to them, one Hydra job per rate.
+#
+#   bash scripts/gpu_live.sh start  RATES BUDGET_S   # last transfer + install + start servers + run
+#   bash scripts/gpu_live.sh attach RATES BUDGET_S   # next call on the same warm machine: servers still up
+#
+# Earlier calls copy .gpu-stage/part00..03 (+ the moved wheels) into /tmp/gpu-stage; `start` copies
+# the last part (.gpu-stage/p04a: install.sh, vllm-router 0.1.17, orjson) and .whl (hydra, omegaconf).
+# The servers run in their own session (setsid) so a later call can reuse them. Results come back as
+# $OUT/res_<mode>.tgz (summary.json, comparison.csv, config_resolved.yaml, requests.parquet, logs).
+# REHEARSAL=1: the same flow on a CPU box (tiny-llama, vLLM's CPU build in /work/venv-vllm).
+set -u
+MODE=${1:-start}
+RATES=${2:-1.5,3.0}
+BUDGET_S=${3:-570}
+RES=/tmp/l4res
+PORTS=(8100 8101)
+URLS="[http://127.0.0.1:${PORTS[0]},http://127.0.0.1:${PORTS[1]}]"
+export PYTHONUNBUFFERED=1
+mkdir -p "$RES" "$OUT"
+
+if [ "${REHEARSAL:-0}" = 1 ]; then
+  SRV_PY=/work/venv-vllm/bin/python; L4_PY=.venv/bin/python; MODEL_SRC=l4bench/models/tiny-llama
+  SRV_FLAGS=(--max-model-len 4160 --max-num-seqs 64 --max-num-batched-tokens 4160 --enforce-eager)
+  EXTRA=(model=tiny-llama cluster.max_model_len=4160 cluster.max_num_seqs=64
+         cluster.max_num_batched_tokens=4160 cluster.kv_capacity_tokens=1048576
+         workload.short_tokens=256 workload.long_tokens=3072 workload.num_requests=30
+         arrival.max_duration_s=10 perf=analytic)
+  export VLLM_CPU_KVCACHE_SPACE=1
+else
+  SRV_PY=python3; L4_PY=python3; MODEL_SRC=l4bench/models/llama-3.1-8b
+  SRV_FLAGS=(--max-model-len 32768 --max-num-seqs 256 --max-num-batched-tokens 8192
+             --gpu-memory-utilization 0.42 --kv-cache-memory-bytes 17179869184)
+  GRAPHS=(--compilation-config '{"mode": 0, "cudagraph_mode": "FULL_DECODE_ONLY"}')
+  EXTRA=()
+fi
+export L4BENCH_ENGINE_PYTHON=$SRV_PY
+
+start_servers() {  # extra vLLM flags as arguments
+  for i in 0 1; do
+    if [ "${REHEARSAL:-0}" = 1 ]; then dev=(VLLM_CPU_OMP_THREADS_BIND=$i); else dev=(CUDA_VISIBLE_DEVICES=0); fi
+    env "${dev[@]}" VLLM_SERVER_DEV_MODE=1 setsid nohup "$SRV_PY" -m vllm.entrypoints.openai.api_server \
+      --model /tmp/l4model --served-model-name "$(basename $MODEL_SRC)" --host 127.0.0.1 --port ${PORTS[$i]} \
+      --load-format dummy --skip-tokenizer-init "${SRV_FLAGS[@]}" "$@" > /tmp/srv$i.log 2>&1 < /dev/null &
+    echo $! > /tmp/srv$i.pid
+  done
+}
+
+wait_ready() {  # 0 when both answer /health; 1 when one exited or $1 seconds passed
+  local deadline=$((SECONDS + $1))
+  while [ $SECONDS -lt $deadline ]; do
+    ok=0
+    for i in 0 1; do
+      python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:${PORTS[$i]}/health', timeout=2)" 2>/dev/null && ok=$((ok + 1))
+      kill -0 "$(cat /tmp/srv$i.pid)" 2>/dev/null || { echo "server $i exited"; tail -25 /tmp/srv$i.log; return 1; }
+    done
+    [ $ok = 2 ] && return 0
+    sleep 2
+  done
+  echo "servers not ready after $1 s"; return 1
+}
+
+stop_servers() {
+  for i in 0 1; do kill -- -"$(cat /tmp/srv$i.pid)" 2>/dev/null; done
+  sleep 8
+}
+
+if [ "$MODE" = start ]; then
+  if [ "${REHEARSAL:-0}" != 1 ]; then
+    mkdir -p /tmp/gpu-stage && cp .gpu-stage/p04a/* /tmp/gpu-stage/ || exit 1
+    source /tmp/gpu-stage/install.sh || exit 1
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv > $RES/nvidia_smi.csv
+    cat $RES/nvidia_smi.csv
+    (nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv -l 5 > $RES/gpu_usage.csv 2>&1 &)
+  fi
+  rm -rf /tmp/l4model && cp -r $MODEL_SRC /tmp/l4model
+  echo "install done at ${SECONDS}s"
+  start_servers "${GRAPHS[@]+"${GRAPHS[@]}"}"
+  if ! wait_ready 300; then
+    echo "falling back to --enforce-eager at ${SECONDS}s"
+    stop_servers
+    start_servers --enforce-eager
+    wait_ready 240 || exit 1
+    echo "eager" > $RES/mode.txt
+  else
+    echo "graphs: FULL_DECODE_ONLY, no torch.compile" > $RES/mode.txt
+  fi
+  echo "servers ready at ${SECONDS}s"
+else
+  [ "${REHEARSAL:-0}" = 1 ] || export PYTHONPATH=/tmp/site VLLM_USE_FLASHINFER_SAMPLER=0
+  # schedulers the `start` call did not reach at its last rate run first, at that rate
+  todo=$(python3 - "$RES" <<'PY'
+import json, pathlib, sys
+res = pathlib.Path(sys.argv[1])
+jobs = sorted(res.glob("m_start/*/config_resolved.yaml"))
+if jobs:
+    last = jobs[-1].parent
+    want = ["l4", "least_requests", "static_ranges", "least_tokens", "round_robin", "llumnix",
+            "vllm_router_power_of_two"]
+    s = last / "summary.json"
+    done = set(json.loads(s.read_text())["schedulers"]) if s.is_file() else set()
+    rate = [l.split(":")[1].strip() for l in (last / "config_resolved.yaml").read_text().splitlines()
+            if l.strip().startswith("rate:")][0]
+    miss = [w for w in want if w not in done]
+    if miss:
+        print(rate, "[" + ",".join(miss) + "]")
+PY
+)
+  if [ -n "$todo" ]; then
+    RATES=${todo%% *}; EXTRA+=("experiment.schedulers=${todo#* }")
+    echo "resuming rate $RATES: ${todo#* }"
+  fi
+fi
+
+left=$((BUDGET_S - SECONDS - 20))
+echo "l4bench rates=$RATES with ${left}s at ${SECONDS}s"
+timeout $left "$L4_PY" -m l4bench -m +experiment=live_gpu_pair engine.launcher=attach "engine.urls=$URLS" \
+  engine.python="$SRV_PY" "${EXTRA[@]+"${EXTRA[@]}"}" arrival.rate="$RATES" results_dir=$RES \
+  hydra.sweep.dir=$RES/m_$MODE > $RES/l4bench_$MODE.log 2>&1
+echo "l4bench rc=$? at ${SECONDS}s"
+grep -E "completed=|Error|error:|Traceback" $RES/l4bench_$MODE.log | tail -30
+cp /tmp/srv0.log $RES/srv0.log; cp /tmp/srv1.log $RES/srv1.log
+(cd $RES && tar czf $OUT/res_$MODE.tgz --exclude='*.png' --exclude='*.pdf' --exclude='*.svg' .)
+ls -la $OUT
