@@ -1,7 +1,10 @@
 """Per-load comparison of L4 against every baseline from a Hydra multirun sweep's summary.json files.
 
-Usage: python scripts/l4_eval_report.py SWEEP_DIR [--load-key arrival.speedup] [--out PREFIX]
-         [--slo-fraction 0.9]
+Usage: python scripts/l4_eval_report.py SWEEP_DIR [SWEEP_DIR ...] [--load-key arrival.speedup]
+         [--out PREFIX] [--slo-fraction 0.9]
+
+Several sweep dirs (e.g. baselines and L4 run as separate sweeps of the same experiment) are merged
+by load level; a (load, scheduler) pair found twice keeps the last dir's numbers.
 
 Prints a markdown table (and writes PREFIX.csv / PREFIX.md): per load level and scheduler the mean
 and p99 E2E, TTFT, TPOT, request throughput and SLO attainment; per load the best baseline (lowest
@@ -40,10 +43,10 @@ def load_value(summary: dict, key: str) -> float:
     return float(arrival[key.split(".", 1)[-1]])
 
 
-def collect(sweep: Path, key: str) -> pd.DataFrame:
-    """One row per (load, scheduler)."""
+def collect(sweeps: list[Path], key: str) -> pd.DataFrame:
+    """One row per (load, scheduler), over every sweep dir."""
     rows = []
-    for path in sorted(sweep.glob("*/summary.json")):
+    for path in [p for sweep in sweeps for p in sorted(sweep.glob("*/summary.json"))]:
         doc = json.loads(path.read_text())
         load = load_value(doc, key)
         for name, s in doc["schedulers"].items():
@@ -54,7 +57,8 @@ def collect(sweep: Path, key: str) -> pd.DataFrame:
             row["migrations"] = s.get("migrations")
             row["recomputed_tokens"] = s.get("recomputed_tokens")
             rows.append(row)
-    return pd.DataFrame(rows).sort_values(["load", "scheduler"]).reset_index(drop=True)
+    df = pd.DataFrame(rows).drop_duplicates(["load", "scheduler"], keep="last")
+    return df.sort_values(["load", "scheduler"]).reset_index(drop=True)
 
 
 def is_l4(name: str) -> bool:
@@ -80,6 +84,22 @@ def versus_best(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def versus_best_per_metric(df: pd.DataFrame) -> pd.DataFrame:
+    """Per load: L4 / the best baseline on each metric separately (lowest latency, highest throughput)."""
+    out = []
+    for load, g in df.groupby("load"):
+        base = g[~g.scheduler.map(is_l4)]
+        l4 = g[g.scheduler == "l4"]
+        if base.empty or l4.empty:
+            continue
+        row: dict[str, object] = {"load": load}
+        for m in [*METRICS, "request_throughput"]:
+            best = base[m].max() if m == "request_throughput" else base[m].min()
+            row[f"ratio_{m}"] = float(l4[m].iloc[0]) / best if best else float("nan")
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 def slo_capacity(df: pd.DataFrame, fraction: float) -> pd.DataFrame:
     """Per scheduler: highest load with SLO attainment >= fraction (every lower load meeting it too)."""
     out = []
@@ -96,19 +116,22 @@ def slo_capacity(df: pd.DataFrame, fraction: float) -> pd.DataFrame:
 def main() -> None:
     """Entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sweep", type=Path)
+    ap.add_argument("sweep", type=Path, nargs="+")
     ap.add_argument("--load-key", default="arrival.speedup")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--slo-fraction", type=float, default=0.9)
     a = ap.parse_args()
     df = collect(a.sweep, a.load_key)
     vs = versus_best(df)
+    per_metric = versus_best_per_metric(df)
     cap = slo_capacity(df, a.slo_fraction)
     short = vs[["load", "best_baseline", *[f"ratio_{m}" for m in METRICS], "ratio_request_throughput",
                 "l4_slo_attainment", "best_slo_attainment"]]
     text = "\n\n".join([
         f"## All schedulers ({a.load_key})\n\n" + markdown(df),
         "## L4 / best baseline (by mean E2E) per load\n\n" + markdown(short),
+        "## L4 / best baseline on each metric separately (a different baseline may win each column)\n\n"
+        + markdown(per_metric),
         f"## Highest {a.load_key} with SLO attainment >= {a.slo_fraction:.0%}\n\n" + markdown(cap),
     ])
     print(text)

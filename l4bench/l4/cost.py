@@ -230,26 +230,12 @@ def _pair_sums(st: BinStats, edges: IntArray, p: CostParams) -> tuple[FloatArray
     return lam, prompts, pre, attn, dec, dsum, dmax
 
 
-def _queueing(work: FloatArray, lam: FloatArray, rho: FloatArray, ok: BoolArray, m: FloatArray) -> FloatArray:
-    """Request-seconds per second spent queueing to enter a stage of m instances (M/M/m, Sakasegawa).
-
-    The fluid model above has no arrival variance: it rates one instance at utilization rho as
-    well as eight. Entering requests wait W = S * rho^(sqrt(2(m+1)) - 1) / (m (1 - rho)) with
-    S = work / lam the instance-seconds of marginal work one request brings; the term is lam * W.
-    Small stages run hot pay for it, so the DP only splits off a stage where the batch-mixing
-    saving outweighs the lost statistical multiplexing.
-    """
-    r = np.where(ok, np.clip(rho, 0.0, 0.999), 0.0)
-    service = work / np.maximum(lam, 1e-12)
-    wait = service * r ** (np.sqrt(2.0 * (m + 1.0)) - 1.0) / (m * (1.0 - r))
-    out: FloatArray = np.where(lam > 0, lam * wait, 0.0)
-    return out
-
-
 def stage_cost_table(
     st: BinStats, edges: IntArray, num_instances: int, step: AffineStepTime, p: CostParams
 ) -> CostTable:
     """All stage costs C(i, j, m) for the window's histogram, as one vectorized computation."""
+    from l4bench.l4.queueing import queueing_term, variability  # noqa: PLC0415 - queueing imports cost's types
+
     K, N = len(edges) - 1, num_instances
     ii, jj = np.triu_indices(K + 1, k=1)  # all stages [i, j) with i < j
     lam, prompts, pre, attn, dec, dsum, dmax = (t[ii, jj][:, None] for t in _pair_sums(st, edges, p))
@@ -269,8 +255,13 @@ def stage_cost_table(
     batch = dec * inv_m * tau
     kv = dsum * inv_m * tau
     ok &= (kv <= p.kv_capacity_tokens) & (batch <= p.max_num_seqs)
-    fluid: FloatArray = tau * (dec + pre / p.chunk_tokens + lam / 2.0)  # request-seconds per second
-    e2e = fluid + _queueing(work, lam, rho, ok, np.arange(1, N + 1, dtype=np.float64)[None, :])
+    # request-seconds per second: every decode step and every prefill chunk step lasts tau, and a
+    # chunk step also computes its chunk (b per token, h per attention pair): an entering request
+    # (prompt or hop-in recompute) waits its own prefill's compute, not just chunks x tau
+    prefill_compute = step.per_token_s * pre + step.per_attention_pair_s * attn
+    fluid: FloatArray = tau * (dec + pre / p.chunk_tokens + lam / 2.0) + prefill_compute
+    var = variability(st, edges, step, p)[ii, jj][:, None]
+    e2e = fluid + queueing_term(work, lam, rho, ok, np.arange(1, N + 1, dtype=np.float64)[None, :], var)
     if p.objective is Objective.MEAN_E2E:
         cost = e2e
     elif p.objective is Objective.P99:

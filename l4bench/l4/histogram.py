@@ -8,7 +8,7 @@ Requests still running contribute their expected output length (mean of recently
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,19 @@ class BinStats:
     pdec_steps: FloatArray  # decode steps of requests whose prompt is in the bin
     pdec_ctx_sum: FloatArray
     pdec_ctx_max: FloatArray  # longest final context of those requests
+    sub_counts: FloatArray | None = None  # (K, T) arrivals per bin in T equal sub-windows (burstiness)
+
+
+def sub_window_counts(
+    edges: IntArray, prompts: IntArray, arrivals_s: FloatArray, start_s: float, sub_s: float, num_sub: int
+) -> FloatArray:
+    """(K, num_sub) prompt arrivals per bin in consecutive sub-windows of sub_s seconds from start_s."""
+    K = len(edges) - 1
+    pb = np.clip(np.searchsorted(edges, prompts, side="right") - 1, 0, K - 1)
+    tb = np.clip(((arrivals_s - start_s) // sub_s).astype(np.int64), 0, num_sub - 1)
+    out = np.zeros((K, num_sub))
+    np.add.at(out, (pb, tb), 1.0)
+    return out
 
 
 def bin_stats(edges: IntArray, prompts: IntArray, outputs: IntArray, window_s: float) -> BinStats:
@@ -105,10 +118,20 @@ class LengthHistogram:
         window_s: how far back arrivals count.
         prior_output_tokens: expected output length before any request has finished.
         output_memory: how many recent finished outputs the estimate averages.
+        sub_window_s: if set, stats() also counts arrivals per bin in sub-windows of this length
+            (the burstiness the stage cost's queueing term reads).
     """
 
-    def __init__(self, edges: IntArray, window_s: float, prior_output_tokens: int, output_memory: int = 1024):
+    def __init__(
+        self,
+        edges: IntArray,
+        window_s: float,
+        prior_output_tokens: int,
+        output_memory: int = 1024,
+        sub_window_s: float | None = None,
+    ):
         self.edges = edges
+        self.sub_window_s = sub_window_s
         self.window_s = window_s
         self.prior_output_tokens = prior_output_tokens
         self._arrivals: deque[tuple[float, int, int]] = deque()  # (arrival_s, request_id, prompt_tokens)
@@ -157,4 +180,13 @@ class LengthHistogram:
             (self._outputs.get(a[1], est) for a in self._arrivals), dtype=np.int64, count=len(self._arrivals)
         )
         start = max(self._first_s if self._first_s is not None else now_s, now_s - self.window_s)
-        return bin_stats(self.edges, prompts, outputs, max(now_s - start, 1e-3))
+        st = bin_stats(self.edges, prompts, outputs, max(now_s - start, 1e-3))
+        if self.sub_window_s is None or now_s - start < 2.0 * self.sub_window_s:
+            return st
+        times = np.fromiter((a[0] for a in self._arrivals), dtype=np.float64, count=len(self._arrivals))
+        # whole sub-windows ending at now_s (the oldest partial one is dropped: it would read as a lull)
+        num_sub = int((now_s - start) // self.sub_window_s)
+        first = now_s - num_sub * self.sub_window_s
+        keep = times >= first
+        counts = sub_window_counts(self.edges, prompts[keep], times[keep], first, self.sub_window_s, num_sub)
+        return replace(st, sub_counts=counts)

@@ -4,8 +4,12 @@ less loaded side, a local decision between two neighbours, with hysteresis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,29 @@ def refine_boundaries(
             ends[s] += 1
             shifts[s] = now_s
     return tuple(ends), tuple(shifts)
+
+
+def gate_shifts(
+    old_ends: Sequence[int],
+    new_ends: Sequence[int],
+    counts: Sequence[int],
+    cost: npt.NDArray[np.float64],
+    margin: float,
+) -> tuple[int, ...]:
+    """Undo every proposed shift that the cost table C(i, j, m) prices worse by more than margin.
+
+    Pressure reacts to bursts the window has not seen yet but is a noisy signal; a shift the model
+    says costs more than ``margin`` (relative, on the two stages it touches; e.g. a bound moved into
+    the bulk of a length mode, so that most of its requests hop) is not worth following.
+    """
+    out = list(new_ends)
+    for s in range(len(out) - 1):
+        if out[s] == old_ends[s]:
+            continue
+        a, c = (old_ends[s - 1] if s > 0 else 0), old_ends[s + 1]
+        m0, m1 = counts[s], counts[s + 1]
+        before = float(cost[a, old_ends[s], m0] + cost[old_ends[s], c, m1])
+        after = float(cost[a, out[s], m0] + cost[out[s], c, m1])
+        if math.isfinite(before) and not after <= before * (1.0 + margin):
+            out[s] = old_ends[s]
+    return tuple(out)

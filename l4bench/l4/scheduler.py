@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,10 @@ import numpy as np
 from l4bench.errors import ConfigError
 from l4bench.l4.balance import BalanceParams, balance_stage
 from l4bench.l4.cost import CostParams, CostTable, Objective, StepTimeModel, fit_affine, stage_cost_table
+from l4bench.l4.dispatch import DispatchLedger, predicted_e2e_s, prefill_compute_s
 from l4bench.l4.histogram import LengthHistogram, make_bin_edges
 from l4bench.l4.partition import Partition, equal_partition, partition
-from l4bench.l4.refine import RefineParams, refine_boundaries
+from l4bench.l4.refine import RefineParams, gate_shifts, refine_boundaries
 from l4bench.l4.stages import StageLayout, contiguous_layout, reassign
 from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
 
@@ -31,6 +33,15 @@ def _view_at(views: Sequence[InstanceView], iid: int) -> InstanceView | None:
     if iid < len(views) and views[iid].instance_id == iid:
         return views[iid]
     return next((v for v in views if v.instance_id == iid), None)
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """What one placement brings: when, its context, and the prefill compute it sends."""
+
+    now_s: float
+    context_tokens: int
+    prefill_s: float
 
 
 class L4Scheduler:
@@ -62,6 +73,7 @@ class L4Scheduler:
         hop_recompute: float = 1.0,
         slo_ttft_s: float = 5.0,
         slo_tpot_s: float = 0.1,
+        spill: bool = True,
     ) -> None:
         try:
             obj = Objective(objective)
@@ -78,6 +90,9 @@ class L4Scheduler:
             raise ConfigError(f"scheduler.max_utilization: must be in (0, 1]; got {max_utilization}")
         self.cluster = cluster
         self.rng = rng
+        self.spill = spill
+        self.hop_recompute = hop_recompute
+        self.ledger = DispatchLedger()
         self.rebalance_interval_s = rebalance_interval_s
         self.resolve_interval_s = resolve_interval_s
         self.min_history_requests = min_history_requests
@@ -85,7 +100,9 @@ class L4Scheduler:
         self.chunk_tokens = cluster.max_num_batched_tokens
         self.edges = make_bin_edges(num_bins, min_bin_tokens, cluster.max_model_len)
         self._edge_list = [int(e) for e in self.edges]
-        self.hist = LengthHistogram(self.edges, window_s, prior_output_tokens)
+        self.hist = LengthHistogram(
+            self.edges, window_s, prior_output_tokens, sub_window_s=refine_min_interval_s
+        )
         self.step = fit_affine(
             perf, cluster.max_model_len, cluster.max_num_seqs, self.chunk_tokens, cluster.kv_capacity_tokens
         )
@@ -177,54 +194,85 @@ class L4Scheduler:
             return True  # leave the cold-start prior as soon as there is a plan
         cur = sum(
             float(table.cost[a, b, len(mem)])
-            for a, b, mem in zip(self.layout.start_bins, self.layout.end_bins, self.layout.members, strict=True)
+            for a, b, mem in zip(
+                self.layout.start_bins, self.layout.end_bins, self.layout.members, strict=True
+            )
         )
         if not math.isfinite(cur) or not math.isfinite(part.total_cost):
             return True
         return part.total_cost < cur * (1.0 - RESOLVE_MIN_GAIN)
 
     def _choose_partition(self, table: CostTable) -> Partition | None:
-        """The DP plan (falls back to least overload when nothing is feasible)."""
+        """The DP plan, or one pooled stage unless the split beats it by RESOLVE_MIN_GAIN.
+
+        A split gives up statistical multiplexing that the cost model prices only approximately
+        (fit error, window noise), so, as for re-plans, it must win clearly; otherwise L4 runs as
+        one stage with predicted-E2E dispatch. When no partition is feasible (overload: some
+        stage would run past max_utilization whatever the split), it pools too: under overload
+        splitting only strands capacity in the stages that happen to be less loaded.
+        """
+        K, N = table.cost.shape[0] - 1, table.cost.shape[2] - 1
+        pooled = float(table.cost[0, K, N])
         try:
-            return partition(table.cost)
-        except ValueError:
-            return partition(table.fallback)
+            part = partition(table.cost)
+        except ValueError:  # overload: no plan holds, so keep all the multiplexing there is
+            return Partition((K,), (N,), float(table.fallback[0, K, N]))
+        if (
+            part.num_stages > 1
+            and math.isfinite(pooled)
+            and part.total_cost >= pooled * (1.0 - RESOLVE_MIN_GAIN)
+        ):
+            return Partition((K,), (N,), pooled)
+        return part
 
     # ---- dispatch -----------------------------------------------------------------------------
     def _least_loaded(self, members: Sequence[int], views: Sequence[InstanceView]) -> int | None:
-        """Healthy member with the least predicted load (inlined surrogate: this is the hot path)."""
-        st, chunk = self.step, self.chunk_tokens
-        a, b, q, c = st.base_s, st.per_token_s, st.per_seq_s, st.per_context_token_s
-        d, g = st.per_spread_token_s, st.per_padded_token_s
+        """Healthy member with the least predicted load (the fallback outside a placement)."""
         best, best_key = None, (math.inf, 0)
-        n_views = len(views)
         for iid in members:
-            v = views[iid] if iid < n_views and views[iid].instance_id == iid else _view_at(views, iid)
+            v = _view_at(views, iid)
             if v is None or not v.is_healthy:
                 continue
-            n, w, ctx, mx = v.num_running, v.num_waiting_tokens, v.num_context_tokens, v.max_context_tokens
-            spread = ctx - ctx * ctx / (n * mx) if n and mx else 0.0
-            step = (
-                a
-                + b * (n + min(w, chunk))
-                + q * (n + (v.num_waiting > 0))
-                + c * ctx
-                + d * spread
-                + g * n * mx
-            )
-            key = (step * (1.0 + w / chunk), n + v.num_waiting)
+            key = (self.step.view_load_s(v, self.chunk_tokens), v.num_running + v.num_waiting)
             if key < best_key:
                 best, best_key = iid, key
         return best
 
-    def _pick(self, stage: int, views: Sequence[InstanceView], prefer: int | None = None) -> int:
-        """Least predicted load among the stage's healthy instances (nearest stage if none)."""
+    def _cheapest(
+        self, members: Sequence[int], views: Sequence[InstanceView], place: _Placement
+    ) -> tuple[int | None, float]:
+        """Healthy member where the request's predicted E2E is least (dispatch.py)."""
+        best, best_cost = None, math.inf
+        o = self.hist.expected_output_tokens()
+        for iid in members:
+            v = _view_at(views, iid)
+            if v is None or not v.is_healthy:
+                continue
+            queued = self.ledger.backlog(iid, place.now_s)
+            cost = predicted_e2e_s(
+                self.step, v, queued, place.prefill_s, place.context_tokens, o, self.chunk_tokens
+            )
+            if cost < best_cost:
+                best, best_cost = iid, cost
+        return best, best_cost
+
+    def _pick(
+        self, stage: int, views: Sequence[InstanceView], place: _Placement, prefer: int | None = None
+    ) -> int:
+        """Cheapest healthy instance of the stage (a neighbour's idle one if spilling helps)."""
         members = self.layout.members[stage]
         if prefer is not None and prefer in members:
             v = _view_at(views, prefer)
             if v is not None and v.is_healthy:
                 return prefer
-        best = self._least_loaded(members, views)
+        best, cost = self._cheapest(members, views, place)
+        if best is not None and self.spill and self.ledger.backlog(best, place.now_s) > 0.0:
+            for s in (stage - 1, stage + 1):
+                if 0 <= s < self.layout.num_stages:
+                    idle = [i for i in self.layout.members[s] if self.ledger.backlog(i, place.now_s) == 0.0]
+                    alt, alt_cost = self._cheapest(idle, views, place)
+                    if alt is not None and alt_cost < cost:
+                        best, cost = alt, alt_cost
         if best is not None:
             return best
         for s in sorted(range(self.layout.num_stages), key=lambda s: (abs(s - stage), s)):
@@ -234,12 +282,22 @@ class L4Scheduler:
         best = self._least_loaded([v.instance_id for v in views], views)
         return best if best is not None else views[0].instance_id
 
+    def _place(
+        self, stage: int, views: Sequence[InstanceView], place: _Placement, prefer: int | None = None
+    ) -> Decision:
+        """Pick, record the prefill sent in the ledger, and decide the hop bound."""
+        iid = self._pick(stage, views, place, prefer)
+        if iid != prefer:
+            self.ledger.add(iid, place.prefill_s, place.now_s)
+        return Decision(iid, self._hop_bound(stage))
+
     def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
-        """Send a new request to the least loaded instance of the stage holding its prompt length."""
+        """Send a new request to the cheapest instance of the stage holding its prompt length."""
         self._maybe_resolve(now_s)
         self.hist.add_arrival(req.request_id, req.prompt_tokens, now_s)
         stage = self.stage_of_tokens(req.prompt_tokens)
-        return Decision(self._pick(stage, views), self._hop_bound(stage))
+        pre = prefill_compute_s(self.step, req.prompt_tokens, self.chunk_tokens)
+        return self._place(stage, views, _Placement(now_s, req.prompt_tokens, pre))
 
     def on_bound(
         self,
@@ -252,7 +310,8 @@ class L4Scheduler:
         """Hop: least loaded instance of the stage now holding the context (stay if src is in it)."""
         self._maybe_resolve(now_s)
         stage = self.stage_of_tokens(context_tokens)
-        return Decision(self._pick(stage, views, prefer=src_instance), self._hop_bound(stage))
+        pre = prefill_compute_s(self.step, self.hop_recompute * context_tokens, self.chunk_tokens)
+        return self._place(stage, views, _Placement(now_s, context_tokens, pre), prefer=src_instance)
 
     def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
         """Feed the output-length estimate."""
@@ -292,10 +351,18 @@ class L4Scheduler:
         ends, shifts = refine_boundaries(
             self.layout.end_bins, self._stage_pressure, self._last_shift_s, now_s, self.refine_params
         )
+        ends = self._plausible_shifts(ends)
         if ends != self.layout.end_bins:
             self.layout = self.layout.with_end_bins(ends)
             self._stage_of_bin = [int(s) for s in self.layout.stage_of_bin()]
         self._last_shift_s = shifts
+
+    def _plausible_shifts(self, ends: tuple[int, ...]) -> tuple[int, ...]:
+        """Proposed boundaries, with any shift the plan's cost table prices clearly worse undone."""
+        if self._table is None:
+            return ends
+        counts = self.layout.instances_per_stage
+        return gate_shifts(self.layout.end_bins, ends, counts, self._table.cost, RESOLVE_MIN_GAIN)
 
     def _view_load(self, view: InstanceView) -> float:
         """Predicted load of an instance view (the balancing criterion)."""

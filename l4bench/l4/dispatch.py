@@ -1,0 +1,78 @@
+"""Dispatch inside a stage: the instance where the new request's predicted E2E is least.
+
+With FA3 on an H100 the measured step time is additive (const + per sequence + per token + per KV
+token read + prefill terms; results/profiles/h100/llama-3.1-8b/fit_report.md): a mixed batch costs
+what a homogeneous one of equal total context costs. What placement changes is what the request
+meets there: the prefill already queued ahead of it (FCFS chunked prefill; a 64k prompt is ~3 s
+of chunk steps), and the decode step time, which grows with the contexts resident there.
+
+``DispatchLedger`` keeps, per instance, the prefill compute this scheduler sent there and not yet
+done (it drains in real time): an admitted prompt whose chunked prefill is still running is
+otherwise invisible in an InstanceView (it is "running", with no waiting tokens).
+``predicted_e2e_s`` is the request's own predicted latency on an instance.
+
+Tried and reverted (l4bench/l4/README.md, "Dispatch"): adding the request's externality on the
+instance's residents (its prefill stalls each of them, its KV read slows their steps) lowered mean
+E2E at light and moderate load but made placement unstable near saturation (long prompts pile
+onto the few instances with few residents until their prefill queues are tens of seconds long).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from l4bench.l4.cost import AffineStepTime
+from l4bench.types import InstanceView
+
+
+def prefill_compute_s(step: AffineStepTime, tokens: float, chunk_tokens: int) -> float:
+    """Seconds of compute a prefill of this many tokens takes (per token, attention, chunk steps)."""
+    if tokens <= 0:
+        return 0.0
+    chunks = -(-tokens // chunk_tokens)
+    return (
+        step.per_token_s * tokens + step.per_attention_pair_s * tokens * tokens / 2.0 + step.base_s * chunks
+    )
+
+
+@dataclass
+class DispatchLedger:
+    """Per instance: prefill seconds this scheduler sent there and not yet done (drains in real time)."""
+
+    backlog_s: dict[int, float] = field(default_factory=dict)
+    stamp_s: dict[int, float] = field(default_factory=dict)
+
+    def backlog(self, iid: int, now_s: float) -> float:
+        """Prefill seconds still queued on the instance."""
+        left = self.backlog_s.get(iid, 0.0) - (now_s - self.stamp_s.get(iid, now_s))
+        return max(left, 0.0)
+
+    def add(self, iid: int, seconds: float, now_s: float) -> None:
+        """Record prefill work sent to the instance."""
+        self.backlog_s[iid] = self.backlog(iid, now_s) + seconds
+        self.stamp_s[iid] = now_s
+
+
+def predicted_e2e_s(
+    step: AffineStepTime,
+    view: InstanceView,
+    queued_s: float,
+    prefill_s: float,
+    context_tokens: float,
+    expected_output_tokens: float,
+    chunk_tokens: int,
+) -> float:
+    """Predicted E2E of a request (context_tokens, its prefill_s) placed on this instance.
+
+    Wait for the queued prefill (queued_s from the ledger, or the view's waiting prompt tokens if
+    larger), its own prefill, then expected_output_tokens decode steps at the instance's step time
+    with the request's own context added.
+    """
+    n = view.num_running
+    queued = max(queued_s, prefill_compute_s(step, view.num_waiting_tokens, chunk_tokens))
+    tau = (
+        step.base_s
+        + (step.per_token_s + step.per_seq_s) * (n + 1)
+        + step.per_context_token_s * (view.num_context_tokens + context_tokens)
+    )
+    return queued + prefill_s + expected_output_tokens * tau
