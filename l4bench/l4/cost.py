@@ -254,7 +254,12 @@ def stage_cost_table(
     tau = step.base_s / np.where(ok, 1.0 - rho, 1.0)
     batch = dec * inv_m * tau
     kv = dsum * inv_m * tau
-    ok &= (kv <= p.kv_capacity_tokens) & (batch <= p.max_num_seqs)
+    # resident KV fluctuates: a Poisson number of residents (mean = batch) with E[L^2] <= E[L] L_max
+    # gives std = sqrt(kv L_max); a few 100k-token contexts per instance swing it by a large share
+    # of capacity, and an instance past capacity preempts and recomputes (a thrash the fluid mean
+    # does not show), so the mean plus one standard deviation must fit
+    kv_std = np.sqrt(kv * dmax)
+    ok &= (kv + kv_std <= p.kv_capacity_tokens) & (batch <= p.max_num_seqs)
     # request-seconds per second: every decode step and every prefill chunk step lasts tau, and a
     # chunk step also computes its chunk (b per token, h per attention pair): an entering request
     # (prompt or hop-in recompute) waits its own prefill's compute, not just chunks x tau
@@ -272,7 +277,7 @@ def stage_cost_table(
         viol = np.where(tau > p.slo_tpot_s, lam, np.where(ttft > p.slo_ttft_s, prompts, 0.0))
         cost = viol + GOODPUT_TIEBREAK * e2e
     overload = np.maximum.reduce(
-        [rho / p.max_utilization, kv / max(p.kv_capacity_tokens, 1), batch / max(p.max_num_seqs, 1)]
+        [rho / p.max_utilization, (kv + kv_std) / max(p.kv_capacity_tokens, 1), batch / max(p.max_num_seqs, 1)]
     )
     shape = (K + 1, K + 1, N + 1)
     out_cost, out_fb, out_step = np.full(shape, np.inf), np.full(shape, np.inf), np.full(shape, np.inf)

@@ -66,7 +66,8 @@ def predicted_e2e_s(
 
     Wait for the queued prefill (queued_s from the ledger, or the view's waiting prompt tokens if
     larger), its own prefill, then expected_output_tokens decode steps at the instance's step time
-    with the request's own context added.
+    with the request's own context added; plus, if the instance's KV cannot hold it, the time its
+    residents need to free the shortfall.
     """
     n = view.num_running
     queued = max(queued_s, prefill_compute_s(step, view.num_waiting_tokens, chunk_tokens))
@@ -75,4 +76,12 @@ def predicted_e2e_s(
         + (step.per_token_s + step.per_seq_s) * (n + 1)
         + step.per_context_token_s * (view.num_context_tokens + context_tokens)
     )
-    return queued + prefill_s + expected_output_tokens * tau
+    own = queued + prefill_s + expected_output_tokens * tau
+    # KV: if the instance cannot hold the request next to what it holds and has queued, it waits
+    # (or preempts, recomputing) until residents free the shortfall; they free their contexts at
+    # about ctx_sum / (expected_output x tau) tokens per second
+    need = view.kv_used_tokens + view.num_waiting_tokens + context_tokens + expected_output_tokens
+    short = need - view.kv_capacity_tokens
+    if view.kv_capacity_tokens > 0 and short > 0:
+        own += short * expected_output_tokens * tau / max(view.num_context_tokens, 1)
+    return own

@@ -4,6 +4,7 @@ G/G/m variability factor of the stage cost."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -139,3 +140,17 @@ def test_histogram_sub_window_counts_cover_whole_sub_windows():
     st = h.stats(60.0)
     assert st.sub_counts is not None and st.sub_counts.shape[1] == 6 and st.sub_counts.sum() == 60
     assert LengthHistogram(edges, 120.0, 100).stats(60.0).sub_counts is None
+
+
+def test_kv_headroom_makes_long_context_stages_infeasible_earlier():
+    from l4bench.l4.cost import stage_cost_table
+
+    edges = make_bin_edges(8, 64, 131072)
+    K = len(edges) - 1
+    st = bin_stats(edges, np.full(10, 100_000, dtype=np.int64), np.full(10, 400, dtype=np.int64), 60.0)
+    roomy = stage_cost_table(st, edges, 2, step(), dataclasses.replace(params(), kv_capacity_tokens=10**12))  # type: ignore[arg-type]
+    kv = st.dec_ctx_sum.sum() * roomy.step_s[0, K, 1]  # mean resident KV on one instance: ~200k
+    assert 150_000 < kv < 300_000 < kv + np.sqrt(kv * st.dec_ctx_max.max())
+    tight = stage_cost_table(st, edges, 2, step(), dataclasses.replace(params(), kv_capacity_tokens=300_000))  # type: ignore[arg-type]
+    assert not np.isfinite(tight.cost[0, K, 1])  # the mean fits, the mean + one std does not
+    assert np.isfinite(tight.cost[0, K, 2])
