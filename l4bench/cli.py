@@ -64,9 +64,30 @@ def call_accepted(factory: Callable[..., Any], **kwargs: Any) -> Any:
     return factory(**{k: v for k, v in kwargs.items() if k in params})
 
 
+def make_partial(node: Any, option: str, drop_unknown: bool = False) -> Any:
+    """instantiate(node, _partial_=True) after checking its keys against the target's constructor.
+
+    Unknown keys are a ConfigError naming the valid ones, or, with drop_unknown (engines: a live
+    experiment replayed with engine=sim keeps its live-only keys), dropped with a warning.
+    """
+    from hydra.utils import get_method, instantiate
+    from omegaconf import OmegaConf
+
+    target = get_method(str(node._target_))
+    params = inspect.signature(target).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = [k for k in node if not str(k).startswith("_") and k not in params]
+        if unknown and not drop_unknown:
+            valid = ", ".join(k for k in params if k not in ("self", "cluster", "perf", "rng")) or "(none)"
+            raise ConfigError(f"{option}.{unknown[0]}: not an option of {node._target_}; valid: {valid}")
+        if unknown:
+            log.warning("%s: %s ignored by %s", option, ", ".join(map(str, unknown)), node._target_)
+            node = OmegaConf.masked_copy(node, [k for k in node if k not in unknown])
+    return instantiate(node, _partial_=True, _convert_="all")
+
+
 def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Callable[[], Any]:
     """A zero-argument factory for scheduler NAME (conf/scheduler/NAME.yaml + experiment overrides)."""
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     path = conf_dir() / "scheduler" / f"{name}.yaml"
@@ -82,9 +103,9 @@ def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Cal
     if extra:
         node = OmegaConf.merge(node, extra)
     seed = int(cfg.seed)
+    partial = make_partial(node, f"experiment.scheduler_overrides.{name}")  # bad keys fail before the run
 
     def make() -> Any:
-        partial = instantiate(node, _partial_=True, _convert_="all")
         return call_accepted(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
 
     return make
@@ -111,7 +132,6 @@ def validate(cfg: Any) -> None:
 def run(cfg: Any) -> Path:
     """Run one experiment from a composed config; returns the path of summary.json."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from l4bench.perf.base import GpuSpec, ModelSpec
@@ -130,7 +150,7 @@ def run(cfg: Any) -> Path:
     gpu = GpuSpec(**OmegaConf.to_container(cfg.gpu, resolve=True))
     max_model_len = int(cfg.cluster.max_model_len or model.max_model_len)
     perf = call_accepted(
-        instantiate(cfg.perf, _partial_=True, _convert_="all"),
+        make_partial(cfg.perf, "perf"),
         model=model, gpu=gpu, gpu_memory_utilization=float(cfg.cluster.gpu_memory_utilization),
     )
     kv_override = cfg.cluster.get("kv_capacity_tokens")
@@ -142,13 +162,13 @@ def run(cfg: Any) -> Path:
         max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
     )
     rng = np.random.default_rng(int(cfg.seed))
-    workload = call_accepted(instantiate(cfg.workload, _partial_=True, _convert_="all"))
-    arrival = call_accepted(instantiate(cfg.arrival, _partial_=True, _convert_="all"))
+    workload = call_accepted(make_partial(cfg.workload, "workload"))
+    arrival = call_accepted(make_partial(cfg.arrival, "arrival"))
     requests = arrival.assign(workload.load(rng), rng)
     if not requests:
         raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
 
-    engine_partial = instantiate(cfg.engine, _partial_=True, _convert_="all")
+    engine_partial = make_partial(cfg.engine, "engine", drop_unknown=True)
 
     def make_engine() -> Any:
         return call_accepted(

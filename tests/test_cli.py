@@ -66,6 +66,8 @@ def test_same_seed_same_records_other_seed_differs(tmp_path):
         (["experiment.schedulers=[round_robin,nope]"], "unknown scheduler 'nope'; valid:"),
         (["workload=lengths_csv", "workload.path=/nonexistent/file.csv"], "workload.path"),
         (["experiment.schedulers=[vllm_router_round_robin]"], "external router and runs only live"),
+        (["+experiment.scheduler_overrides.round_robin.nope=1"], "scheduler_overrides.round_robin.nope: not an option"),
+        (["+workload.nope=1"], "workload.nope: not an option of"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(tmp_path, args, needle):
@@ -92,3 +94,12 @@ def test_mooncake_experiment_runs_the_conversation_trace(tmp_path):
     doc = json.loads(Path(p.stdout.strip().splitlines()[-1]).read_text())
     assert doc["meta"]["workload"] == "mooncake_conversation"
     assert doc["schedulers"]["least_tokens"]["completed"] == 200
+
+
+def test_live_experiment_replays_in_the_simulator_with_live_keys_dropped(tmp_path):
+    p = _run(["+experiment=smoke_live", "engine=sim", "progress=false", "workload.num_requests=10",
+              "experiment.schedulers=[least_tokens]"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "ignored by l4bench.sim.simulator.Simulator" in p.stdout + p.stderr
+    doc = json.loads(Path(p.stdout.strip().splitlines()[-1]).read_text())
+    assert doc["schedulers"]["least_tokens"]["completed"] == 10
