@@ -9,8 +9,11 @@ Pins and notes: baselines/README.md.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,9 @@ ROUTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("random", "round_robin", "cache_aware", "power_of_two"),
     ),
 }
+
+#: Routers whose OpenAI routes reject token-id prompts (sglang-router 0.3.2: "StringOrArray").
+TEXT_ONLY_ROUTERS = frozenset({"sglang_router"})
 
 # Never let the baseline's own admission limits (defaults: 100-entry queue, 60 s timeout) reject
 # requests that l4bench's router would accept: the comparison is about placement, not admission.
@@ -89,6 +95,11 @@ class ExternalRouter:
         self.proc: ManagedProcess | None = None
         self.url: str | None = None
 
+    @property
+    def needs_text_prompts(self) -> bool:
+        """True if this router takes text prompts only (the load generator sends the text form)."""
+        return self.kind in TEXT_ONLY_ROUTERS
+
     def command(
         self, python: str, worker_urls: Sequence[str], port: int, host: str = "127.0.0.1"
     ) -> list[str]:
@@ -108,7 +119,7 @@ class ExternalRouter:
         self.proc.start()
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + self.ready_timeout_s
-        while not http_ok(self.url + "/readiness") and not http_ok(self.url + "/health"):
+        while not _ready(self.url, len(worker_urls)):
             if not self.proc.is_running():
                 tail = self.proc.log_tail()
                 self.stop()
@@ -151,6 +162,24 @@ class ExternalRouter:
     def on_finish(self, *args: Any, **kwargs: Any) -> Any:
         """Not available: the simulator cannot run an external router."""
         raise self._reject()
+
+
+def _ready(url: str, num_workers: int) -> bool:
+    """The router's /readiness says every worker is healthy (/health only where there is no /readiness).
+
+    Its /health answers 200 as soon as the router listens, before any worker passed a health check;
+    requests sent then fail with 503 "No available workers" (seen with sglang-router 0.3.2 in front
+    of vLLM CPU), so it is not a readiness signal.
+    """
+    try:
+        with urllib.request.urlopen(url + "/readiness", timeout=2.0) as resp:
+            doc = json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code == 404 and http_ok(url + "/health")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    healthy = doc.get("healthy_workers") if isinstance(doc, dict) else None
+    return healthy is None or int(healthy) >= num_workers
 
 
 def is_external(scheduler: object) -> bool:

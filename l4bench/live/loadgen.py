@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from l4bench.engines.base import EngineAdapter
 from l4bench.metrics.records import RequestRecord
 from l4bench.types import Request
+from l4bench.workloads.tokens import token_ids_as_text
 
 TokenIdsFn = Callable[[Request], list[int]]
 
@@ -35,6 +36,9 @@ class LoadGenConfig:
     show_progress: bool = True
     extra_body: dict[str, Any] = field(default_factory=dict)  # sampling fields added to every body
     headers: dict[str, str] = field(default_factory=dict)
+    # Send token-id prompts in their text form ("t17 t523 ..."), for routers that take text only
+    # (sglang-router); needs the engine to load tiny-llama's word-level tokenizer.
+    ids_as_text: bool = False
 
 
 class _Stream:
@@ -144,9 +148,10 @@ class LoadGenerator:
 
     def _body(self, req: Request) -> dict[str, Any]:
         """The request body for the router/engine: token-id prompt (or text), ignore_eos, max_tokens."""
-        if req.prompt_text is not None:
+        if req.prompt_text is not None or self.config.ids_as_text:
+            text = req.prompt_text if req.prompt_text is not None else token_ids_as_text(self.token_ids(req))
             return self.adapter.text_completion_body(
-                req.prompt_text, req.output_tokens, True, dict(self.config.extra_body)
+                text, req.output_tokens, True, dict(self.config.extra_body)
             )
         return self.adapter.completion_body(
             self.token_ids(req), req.output_tokens, True, dict(self.config.extra_body)

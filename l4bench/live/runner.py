@@ -12,6 +12,7 @@ the result counts what happened to the requests in flight (see faults.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -224,7 +225,12 @@ class LiveRunner:
         """Drain + reset the instances, bring the router up, replay, bring it down."""
         facts = await drain_and_reset(self.adapter, endpoints, self.idle_timeout_s)
         router: Any = None
+        loadgen = self.loadgen
         if isinstance(scheduler, ExternalRouter):
+            if scheduler.needs_text_prompts and any(r.prompt_text is None for r in requests):
+                self._check_text_prompts(scheduler.name)
+                loadgen = dataclasses.replace(loadgen, ids_as_text=True)
+                facts["prompts"] = "text form of the token ids"
             url = await asyncio.to_thread(
                 scheduler.start, self.router_python, [e.url for e in endpoints], self.log_dir
             )
@@ -240,7 +246,7 @@ class LiveRunner:
             router = RouterServer(endpoints, scheduler, self.adapter, cfg)
             url = await router.start()
             facts["router"] = "l4bench"
-        gen = LoadGenerator(url, self.adapter, self._token_ids_fn(), self.loadgen, name)
+        gen = LoadGenerator(url, self.adapter, self._token_ids_fn(), loadgen, name)
         fault_task = asyncio.create_task(self._inject_fault(gen)) if self.fault is not None else None
         try:
             records = await gen.run(requests)
@@ -277,6 +283,21 @@ class LiveRunner:
             len(in_flight),
         )
         return {"kill_s": kill_s, "in_flight": in_flight}
+
+    def _check_text_prompts(self, name: str) -> None:
+        """A text-only router needs engines that tokenize with the word-level t<id> vocabulary."""
+        if self.engine_args.get("skip-tokenizer-init"):
+            raise ConfigError(
+                f"scheduler={name}: sends text prompts, but engine.engine_args.skip-tokenizer-init is "
+                "true; valid: skip-tokenizer-init: false (see conf/experiment/smoke_live.yaml)"
+            )
+        tok = self.model_dir / "tokenizer.json"
+        word_level = tok.exists() and json.loads(tok.read_text())["model"]["type"] == "WordLevel"
+        if self.model_path != str(self.model_dir) or not word_level:
+            raise ConfigError(
+                f"scheduler={name}: its text prompts ('t<id> ...') map 1:1 to token ids only with "
+                "tiny-llama's word-level tokenizer (scripts/make_tiny_tokenizer.py); valid: model=tiny-llama"
+            )
 
     def _token_ids_fn(self) -> Any:
         """Deterministic prompt ids for the model's vocabulary."""

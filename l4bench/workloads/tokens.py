@@ -64,3 +64,17 @@ def prompt_token_ids(req: Request, vocab_size: int) -> list[int]:
     ids = _mix(keys) % np.uint64(span) + np.uint64(MIN_TOKEN_ID)
     out: list[int] = ids.astype(np.int64).tolist()
     return out
+
+
+#: Prefix of each word of the text form (tiny-llama's word-level tokenizer maps "t<id>" to id).
+TOKEN_WORD_PREFIX = "t"
+
+
+def token_ids_as_text(ids: list[int]) -> str:
+    """The text form "t17 t523 ..." of ids: one word per token, for routers that take text only.
+
+    tiny-llama's tokenizer (scripts/make_tiny_tokenizer.py) encodes it back to exactly these ids, so
+    a text-only router replays the same prompts, token for token, as a token-id one. Other models'
+    tokenizers do not: the text form is only meaningful with that word-level vocabulary.
+    """
+    return " ".join(f"{TOKEN_WORD_PREFIX}{int(i)}" for i in ids)

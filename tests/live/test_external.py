@@ -1,7 +1,8 @@
-"""External routers: config validation, argv, simulator rejection, and vllm-router in front of fake backends."""
+"""External routers: config validation, argv, simulator rejection, text prompts, and both routers in front of fake backends."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,11 +11,14 @@ from pathlib import Path
 import pytest
 from live_fakes import FakeEngine
 
+from l4bench.engines.vllm import VllmEngine
 from l4bench.errors import ConfigError
 from l4bench.live.external import ExternalRouter, is_external
+from l4bench.live.loadgen import LoadGenConfig, LoadGenerator
 from l4bench.live.procs import live_processes
 from l4bench.live.runner import LiveRunner
 from l4bench.types import ClusterSpec, Request
+from l4bench.workloads.tokens import prompt_token_ids, token_ids_as_text
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = ClusterSpec(num_instances=2, max_model_len=8192, kv_capacity_tokens=100_000)
@@ -45,6 +49,44 @@ def test_simulator_gets_a_clear_config_error() -> None:
         r.route(Request(0, 0.0, 8, 1), [], 0.0)
 
 
+def test_only_sglang_router_needs_text_prompts() -> None:
+    assert ExternalRouter("sglang_router", "cache_aware").needs_text_prompts
+    assert not ExternalRouter("vllm_router", "round_robin").needs_text_prompts
+
+
+def test_text_form_carries_the_same_ids() -> None:
+    req = Request(3, 0.0, 700, 8)
+    ids = prompt_token_ids(req, 4096)
+    gen = LoadGenerator(
+        "http://x", VllmEngine(), lambda r: prompt_token_ids(r, 4096), LoadGenConfig(ids_as_text=True)
+    )
+    body = gen._body(req)
+    assert body["prompt"] == token_ids_as_text(ids) and body["return_token_ids"] is True
+    assert [int(w[1:]) for w in body["prompt"].split(" ")] == ids and body["max_tokens"] == 8
+    plain = LoadGenerator("http://x", VllmEngine(), lambda r: prompt_token_ids(r, 4096))._body(req)
+    assert plain["prompt"] == ids
+
+
+def test_tiny_llama_tokenizer_maps_words_to_ids() -> None:
+    doc = json.loads((REPO / "l4bench" / "models" / "tiny-llama" / "tokenizer.json").read_text())
+    vocab = doc["model"]["vocab"]
+    assert doc["model"]["type"] == "WordLevel" and doc["pre_tokenizer"]["type"] == "WhitespaceSplit"
+    assert vocab == {f"t{i}": i for i in range(4096)}
+    assert not [t for t in doc["added_tokens"] if t["special"]]  # nothing inserted or skipped
+
+
+def test_text_router_needs_the_word_tokenizer(tmp_path: Path) -> None:
+    model = REPO / "l4bench" / "models"
+    bad = LiveRunner(
+        CLUSTER, model / "tiny-llama", "t", tmp_path, VllmEngine(), engine_args={"skip-tokenizer-init": True}
+    )
+    with pytest.raises(ConfigError, match="skip-tokenizer-init"):
+        bad._check_text_prompts("sglang_router")
+    with pytest.raises(ConfigError, match="word-level tokenizer"):
+        LiveRunner(CLUSTER, model / "llama-3.1-8b", "l", tmp_path, VllmEngine())._check_text_prompts("s")
+    LiveRunner(CLUSTER, model / "tiny-llama", "t", tmp_path, VllmEngine())._check_text_prompts("s")
+
+
 def _engine_python_with(module: str) -> str:
     python = os.environ.get("L4BENCH_ENGINE_PYTHON") or str(REPO / ".venv-engine" / "bin" / "python")
     if (
@@ -55,9 +97,12 @@ def _engine_python_with(module: str) -> str:
     return python
 
 
-def test_vllm_router_in_front_of_fake_backends(tmp_path: Path) -> None:
-    """The runner starts vllm-router before the engines' replay and stops it after; every request completes."""
-    python = _engine_python_with("vllm_router")
+@pytest.mark.parametrize(
+    ("kind", "module"), [("vllm_router", "vllm_router"), ("sglang_router", "sglang_router")]
+)
+def test_external_router_in_front_of_fake_backends(tmp_path: Path, kind: str, module: str) -> None:
+    """The runner starts the router before the replay and stops it after; every request completes."""
+    python = _engine_python_with(module)
     reqs = [Request(i, 0.02 * i, 32 + i, 6) for i in range(16)]
     runner = LiveRunner(
         CLUSTER,
@@ -72,10 +117,11 @@ def test_vllm_router_in_front_of_fake_backends(tmp_path: Path) -> None:
         show_progress=False,
     )
     with runner:
-        result = runner.run(reqs, ExternalRouter("vllm_router", "round_robin"))
+        result = runner.run(reqs, ExternalRouter(kind, "round_robin"))
     assert live_processes() == []
     assert all(r.is_completed and r.num_generated_tokens == 6 for r in result.records), [
         r.error for r in result.records
     ]
-    assert result.extra["external_router"] == "vllm_router" and result.extra["policy"] == "round_robin"
-    assert (tmp_path / "logs" / "vllm_router_round_robin.log").exists()
+    assert result.extra["external_router"] == kind and result.extra["policy"] == "round_robin"
+    assert ("prompts" in result.extra) == (kind == "sglang_router")
+    assert (tmp_path / "logs" / f"{kind}_round_robin.log").exists()
