@@ -11,6 +11,15 @@ from l4bench.live.router_state import RouterState
 _PREFIX = "l4bench_router_"
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_]")
 
+#: Per-instance gauges: (metric name, help text, InstanceView attribute).
+INSTANCE_GAUGES = (
+    ("instance_running_requests", "Requests streaming tokens, per instance.", "num_running"),
+    ("instance_waiting_requests", "Requests waiting for a first token, per instance.", "num_waiting"),
+    ("instance_context_tokens", "Sum of running contexts, per instance.", "num_context_tokens"),
+    ("instance_max_context_tokens", "Longest running context, per instance.", "max_context_tokens"),
+    ("instance_healthy", "1 when the instance takes requests.", "is_healthy"),
+)
+
 
 def _num(value: float) -> str:
     if isinstance(value, bool):
@@ -82,36 +91,8 @@ def render_metrics(state: RouterState, snapshot: Any = None) -> str:
     w.metric("inflight_requests_total", "gauge", "Requests being served.", [("", len(state.flights))])
     views = state.views()
     per = [(f'{{instance="{v.instance_id}"}}', v) for v in views]
-    w.metric(
-        "instance_running_requests",
-        "gauge",
-        "Requests streaming tokens, per instance.",
-        [(lb, v.num_running) for lb, v in per],
-    )
-    w.metric(
-        "instance_waiting_requests",
-        "gauge",
-        "Requests waiting for a first token, per instance.",
-        [(lb, v.num_waiting) for lb, v in per],
-    )
-    w.metric(
-        "instance_context_tokens",
-        "gauge",
-        "Sum of running contexts, per instance.",
-        [(lb, v.num_context_tokens) for lb, v in per],
-    )
-    w.metric(
-        "instance_max_context_tokens",
-        "gauge",
-        "Longest running context, per instance.",
-        [(lb, v.max_context_tokens) for lb, v in per],
-    )
-    w.metric(
-        "instance_healthy",
-        "gauge",
-        "1 when the instance takes requests.",
-        [(lb, v.is_healthy) for lb, v in per],
-    )
+    for name, help_text, attr in INSTANCE_GAUGES:
+        w.metric(name, "gauge", help_text, [(lb, getattr(v, attr)) for lb, v in per])
     loads = [(f'{{instance="{i}"}}', ld) for i, ld in sorted(state.loads.items())]
     w.metric(
         "engine_running_requests",
