@@ -44,8 +44,11 @@ class DispatchLedger:
 
     def backlog(self, iid: int, now_s: float) -> float:
         """Prefill seconds still queued on the instance."""
-        left = self.backlog_s.get(iid, 0.0) - (now_s - self.stamp_s.get(iid, now_s))
-        return max(left, 0.0)
+        sent = self.backlog_s.get(iid)
+        if sent is None:
+            return 0.0
+        left = sent - (now_s - self.stamp_s[iid])
+        return left if left > 0.0 else 0.0  # hot path (every member on every route): no max()
 
     def add(self, iid: int, seconds: float, now_s: float) -> None:
         """Record prefill work sent to the instance."""
@@ -70,7 +73,9 @@ def predicted_e2e_s(
     residents need to free the shortfall.
     """
     n = view.num_running
-    queued = max(queued_s, prefill_compute_s(step, view.num_waiting_tokens, chunk_tokens))
+    waiting = view.num_waiting_tokens
+    waiting_s = prefill_compute_s(step, waiting, chunk_tokens) if waiting > 0 else 0.0
+    queued = waiting_s if waiting_s > queued_s else queued_s
     tau = (
         step.base_s
         + (step.per_token_s + step.per_seq_s) * (n + 1)

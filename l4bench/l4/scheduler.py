@@ -244,14 +244,14 @@ class L4Scheduler:
         """Healthy member where the request's predicted E2E is least (dispatch.py)."""
         best, best_cost = None, math.inf
         o = self.hist.expected_output_tokens()
+        # hot path (every member, every arrival): bind lookups once
+        backlog, step, chunk, now_s = self.ledger.backlog, self.step, self.chunk_tokens, place.now_s
+        prefill_s, context_tokens = place.prefill_s, place.context_tokens
         for iid in members:
             v = _view_at(views, iid)
             if v is None or not v.is_healthy:
                 continue
-            queued = self.ledger.backlog(iid, place.now_s)
-            cost = predicted_e2e_s(
-                self.step, v, queued, place.prefill_s, place.context_tokens, o, self.chunk_tokens
-            )
+            cost = predicted_e2e_s(step, v, backlog(iid, now_s), prefill_s, context_tokens, o, chunk)
             if cost < best_cost:
                 best, best_cost = iid, cost
         return best, best_cost
