@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from l4bench.l4.names import is_l4_ablation
 from l4bench.plotting.style import order_schedulers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,7 +156,7 @@ def tidy(run_dirs: list[Path]) -> pd.DataFrame:
 def schedulers_in(df: pd.DataFrame, include_ablations: bool = True) -> list[str]:
     """Scheduler names present in a tidy frame, in the fixed figure order."""
     names = order_schedulers(df["scheduler"].unique()) if len(df) else []
-    return [n for n in names if include_ablations or not n.startswith("l4_")]
+    return [n for n in names if include_ablations or not is_l4_ablation(n)]
 
 
 def pick_rate(df: pd.DataFrame) -> float:

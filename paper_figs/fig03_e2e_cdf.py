@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from l4bench.l4.names import is_l4_ablation
 from l4bench.plotting.style import order_schedulers
 from paper_figs.canvas import PLAIN, finish, legend_lines, line_style, new_figure, plain_log
 from paper_figs.cdf import load_quantiles
@@ -33,7 +34,7 @@ def build(results: Path) -> Figure:
     runs = latest_sweep(results, "fig_rates")
     run = run_at_rate(runs, pick_rate(tidy(runs)))
     q = load_quantiles(run)
-    names = [n for n in order_schedulers(q["scheduler"].unique()) if not n.startswith("l4_")]
+    names = [n for n in order_schedulers(q["scheduler"].unique()) if not is_l4_ablation(n)]
     fig, (ax_cdf, ax_tail) = new_figure(1, 2, width=10.5, height=3.8)
     for name in names:
         d = q[q["scheduler"] == name].sort_values("quantile")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from l4bench.l4.names import is_l4_family
 from l4bench.plotting.style import color_for, label_for
 from paper_figs.canvas import finish, new_figure
 from paper_figs.common import (
@@ -36,10 +37,10 @@ def build(results: Path) -> Figure:
     rate = pick_rate(tidy(runs))
     run = run_at_rate(runs, rate)
     df = tidy([run])
-    names = [n for n in schedulers_in(df) if n == "l4" or n.startswith("l4_")]
+    names = [n for n in schedulers_in(df) if is_l4_family(n)]
     if len(names) < 2:
         raise MissingDataError("fig_rates has no L4 ablations (l4_no_dp, ...); rerun fig_rates with them")
-    baselines = [n for n in schedulers_in(df) if not n.startswith("l4")]
+    baselines = [n for n in schedulers_in(df) if not is_l4_family(n)]
     best = {col: str(df[df["scheduler"].isin(baselines)].sort_values(col).iloc[0]["scheduler"])
             for col, _, _ in PANELS} if baselines else {}
     fig, axes = new_figure(1, len(PANELS), width=12.5, height=3.8)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from l4bench.l4.names import is_l4_ablation
 from l4bench.plotting.style import color_for, order_schedulers
 from paper_figs.canvas import finish, legend_patches, new_figure
 from paper_figs.common import (
@@ -44,7 +45,7 @@ def build(results: Path) -> Figure:
     rate = pick_rate(tidy(runs))
     run = run_at_rate(runs, rate)
     doc = load_summary(run)
-    per = {n: s.get("per_bucket") or [] for n, s in doc["schedulers"].items() if not n.startswith("l4_")}
+    per = {n: s.get("per_bucket") or [] for n, s in doc["schedulers"].items() if not is_l4_ablation(n)}
     names = [n for n in order_schedulers(per) if per[n]]
     if not names:
         raise MissingDataError("fig_rates summaries have no per_bucket entries; rerun fig_rates")

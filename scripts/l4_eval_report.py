@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from l4bench.l4.names import is_l4_family  # noqa: E402
 
 METRICS = ["mean_e2el_ms", "p99_e2el_ms", "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms"]
 
@@ -61,17 +66,16 @@ def collect(sweeps: list[Path], key: str) -> pd.DataFrame:
     return df.sort_values(["load", "scheduler"]).reset_index(drop=True)
 
 
-def is_l4(name: str) -> bool:
-    """L4 and its ablations are not baselines."""
-    return name == "l4" or name.startswith("l4_")
+def _baselines_and_l4(g: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of one load level: the baselines, and L4 itself (ablations are neither)."""
+    return g[~g.scheduler.map(is_l4_family)], g[g.scheduler == "l4"]
 
 
 def versus_best(df: pd.DataFrame) -> pd.DataFrame:
     """Per load: the best baseline by mean E2E and L4's ratio to it on every metric."""
     out = []
     for load, g in df.groupby("load"):
-        base = g[~g.scheduler.map(is_l4)]
-        l4 = g[g.scheduler == "l4"]
+        base, l4 = _baselines_and_l4(g)
         if base.empty or l4.empty:
             continue
         best = base.loc[base.mean_e2el_ms.idxmin()]
@@ -88,8 +92,7 @@ def versus_best_per_metric(df: pd.DataFrame) -> pd.DataFrame:
     """Per load: L4 / the best baseline on each metric separately (lowest latency, highest throughput)."""
     out = []
     for load, g in df.groupby("load"):
-        base = g[~g.scheduler.map(is_l4)]
-        l4 = g[g.scheduler == "l4"]
+        base, l4 = _baselines_and_l4(g)
         if base.empty or l4.empty:
             continue
         row: dict[str, object] = {"load": load}

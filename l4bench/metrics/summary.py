@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from l4bench.l4.names import is_l4_family
 from l4bench.metrics.records import RequestRecord, RunResult
 from l4bench.metrics.slo import SloSpec
 from l4bench.metrics.stats import json_clean, latency_stats, peak_rates
@@ -215,7 +216,7 @@ def comparison_frame(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
     rows = [{"scheduler": name, **{k: s.get(k) for k in COMPARISON_COLUMNS}} for name, s in summaries.items()]
     df = pd.DataFrame(rows, columns=["scheduler", *COMPARISON_COLUMNS])
     e2el = pd.to_numeric(df["mean_e2el_ms"], errors="coerce")
-    is_baseline = ~df["scheduler"].astype(str).str.startswith("l4")
+    is_baseline = ~df["scheduler"].astype(str).map(is_l4_family)
     best = e2el[is_baseline].min()
     df["mean_e2el_vs_best"] = e2el / best if pd.notna(best) and best > 0 else np.nan
     return df

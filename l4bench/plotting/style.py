@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from l4bench.l4.names import is_l4_family
+
 #: Known schedulers in the order figures list them.
 SCHEDULER_ORDER: tuple[str, ...] = (
     "l4",
@@ -94,7 +96,7 @@ def label_for(name: str) -> str:
 
 def linestyle_for(name: str) -> str:
     """Solid for L4 and its ablations, dotted for external routers, dashed for other baselines."""
-    if name == "l4" or name.startswith("l4_"):
+    if is_l4_family(name):
         return "-"
     if "router" in name:
         return ":"
