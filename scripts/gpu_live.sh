@@ -1,10 +1,13 @@
 #!/bin/bash
-# Issue #5, live part, device side: 2 vLLM 0.25.0 servers SHARING GPU 0 (Llama-3.1-8B architecture,
-# dummy weights, 16 GiB KV each, decode steps in full CUDA graphs without torch.compile), then
-# `python -m l4bench -m +experiment=live_gpu_pair` attached to them, one Hydra job per rate.
+# Issue #5, live part, device side: 2 vLLM 0.25.0 servers (Llama-3.1-8B architecture, dummy weights,
+# decode steps in full CUDA graphs without torch.compile), then `python -m l4bench -m
+# +experiment=$EXPERIMENT` attached to them, one Hydra job per rate.
+#   EXPERIMENT=live_gpu_pair  GPUS="0 0" (default): both servers SHARE GPU 0, 16 GiB KV each
+#   EXPERIMENT=live_gpu_pair2 GPUS="0 1": one GPU per server, 40 GiB KV each (nvidia-h100-x2)
 #
 #   bash scripts/gpu_live.sh start  RATES BUDGET_S   # last transfer + install + start servers + run
-#   bash scripts/gpu_live.sh attach RATES BUDGET_S   # next call on the same warm machine: servers still up
+#   bash scripts/gpu_live.sh attach RATES BUDGET_S   # next call on the same warm machine: servers still up;
+#                                                    # first finishes the rate `start` was cut off in, then RATES (- for none)
 #
 # Earlier calls copy .gpu-stage/part00..03 (+ the moved wheels) into /tmp/gpu-stage; `start` copies
 # the last part (.gpu-stage/p04a: install.sh, vllm-router 0.1.17, orjson) and .whl (hydra, omegaconf).
@@ -16,6 +19,11 @@ MODE=${1:-start}
 RATES=${2:-1.5,3.0}
 BUDGET_S=${3:-570}
 RES=/tmp/l4res
+EXPERIMENT=${EXPERIMENT:-live_gpu_pair}
+# shellcheck disable=SC2206
+USER_EXTRA=(${L4_EXTRA:-})   # more Hydra overrides, e.g. L4_EXTRA="experiment.schedulers=[l4,least_requests]"
+todo=""
+read -r -a GPU_OF <<< "${GPUS:-0 0}"
 PORTS=(8100 8101)
 URLS="[http://127.0.0.1:${PORTS[0]},http://127.0.0.1:${PORTS[1]}]"
 export PYTHONUNBUFFERED=1
@@ -31,16 +39,18 @@ if [ "${REHEARSAL:-0}" = 1 ]; then
   export VLLM_CPU_KVCACHE_SPACE=1
 else
   SRV_PY=python3; L4_PY=python3; MODEL_SRC=l4bench/models/llama-3.1-8b
+  if [ "${GPU_OF[0]}" = "${GPU_OF[1]}" ]; then MEM=(0.42 17179869184); else MEM=(0.85 42949672960); fi
   SRV_FLAGS=(--max-model-len 32768 --max-num-seqs 256 --max-num-batched-tokens 8192
-             --gpu-memory-utilization 0.42 --kv-cache-memory-bytes 17179869184)
+             --gpu-memory-utilization ${MEM[0]} --kv-cache-memory-bytes ${MEM[1]})
   GRAPHS=(--compilation-config '{"mode": 0, "cudagraph_mode": "FULL_DECODE_ONLY"}')
   EXTRA=()
 fi
+EXTRA+=("${USER_EXTRA[@]+"${USER_EXTRA[@]}"}")
 export L4BENCH_ENGINE_PYTHON=$SRV_PY
 
 start_servers() {  # extra vLLM flags as arguments
   for i in 0 1; do
-    if [ "${REHEARSAL:-0}" = 1 ]; then dev=(VLLM_CPU_OMP_THREADS_BIND=$i); else dev=(CUDA_VISIBLE_DEVICES=0); fi
+    if [ "${REHEARSAL:-0}" = 1 ]; then dev=(VLLM_CPU_OMP_THREADS_BIND=$i); else dev=(CUDA_VISIBLE_DEVICES=${GPU_OF[$i]}); fi
     env "${dev[@]}" VLLM_SERVER_DEV_MODE=1 setsid nohup "$SRV_PY" -m vllm.entrypoints.openai.api_server \
       --model /tmp/l4model --served-model-name "$(basename $MODEL_SRC)" --host 127.0.0.1 --port ${PORTS[$i]} \
       --load-format dummy --skip-tokenizer-init "${SRV_FLAGS[@]}" "$@" > /tmp/srv$i.log 2>&1 < /dev/null &
@@ -93,34 +103,38 @@ else
   [ "${REHEARSAL:-0}" = 1 ] || export PYTHONPATH=/tmp/site VLLM_USE_FLASHINFER_SAMPLER=0
   # schedulers the `start` call did not reach at its last rate run first, at that rate
   todo=$(python3 - "$RES" <<'PY'
-import json, pathlib, sys
+import json, pathlib, re, sys
 res = pathlib.Path(sys.argv[1])
-jobs = sorted(res.glob("m_start/*/config_resolved.yaml"))
+jobs = sorted(res.glob("m_start/*/config_resolved.yaml"), key=lambda p: int(p.parent.name))
 if jobs:
     last = jobs[-1].parent
-    want = ["l4", "least_requests", "static_ranges", "least_tokens", "round_robin", "llumnix",
-            "vllm_router_power_of_two"]
+    cfg = (last / "config_resolved.yaml").read_text()
+    want = re.search(r"^  schedulers:\n((?:  - .*\n)+)", cfg, re.M).group(1).split()[1::2]
     s = last / "summary.json"
     done = set(json.loads(s.read_text())["schedulers"]) if s.is_file() else set()
-    rate = [l.split(":")[1].strip() for l in (last / "config_resolved.yaml").read_text().splitlines()
-            if l.strip().startswith("rate:")][0]
+    rate = re.search(r"^  rate: (.*)$", cfg, re.M).group(1).strip()
     miss = [w for w in want if w not in done]
     if miss:
         print(rate, "[" + ",".join(miss) + "]")
 PY
 )
-  if [ -n "$todo" ]; then
-    RATES=${todo%% *}; EXTRA+=("experiment.schedulers=${todo#* }")
-    echo "resuming rate $RATES: ${todo#* }"
-  fi
 fi
 
-left=$((BUDGET_S - SECONDS - 20))
-echo "l4bench rates=$RATES with ${left}s at ${SECONDS}s"
-timeout $left "$L4_PY" -m l4bench -m +experiment=live_gpu_pair engine.launcher=attach "engine.urls=$URLS" \
-  engine.python="$SRV_PY" "${EXTRA[@]+"${EXTRA[@]}"}" arrival.rate="$RATES" results_dir=$RES \
-  hydra.sweep.dir=$RES/m_$MODE > $RES/l4bench_$MODE.log 2>&1
-echo "l4bench rc=$? at ${SECONDS}s"
+run_l4bench() {  # RATES SWEEP_NAME [extra overrides]: one Hydra multirun within the call's budget
+  local rates=$1 name=$2; shift 2
+  local left=$((BUDGET_S - SECONDS - 20))
+  echo "l4bench rates=$rates $* with ${left}s at ${SECONDS}s"
+  timeout $left "$L4_PY" -m l4bench -m +experiment=$EXPERIMENT engine.launcher=attach "engine.urls=$URLS" \
+    engine.python="$SRV_PY" "${EXTRA[@]+"${EXTRA[@]}"}" "$@" arrival.rate="$rates" results_dir=$RES \
+    hydra.sweep.dir=$RES/m_$name >> $RES/l4bench_$MODE.log 2>&1
+  echo "l4bench rc=$? at ${SECONDS}s"
+}
+
+if [ "$MODE" = attach ] && [ -n "$todo" ]; then  # finish the rate the start call was cut off in
+  echo "resuming rate ${todo%% *}: ${todo#* }"
+  run_l4bench "${todo%% *}" resume "experiment.schedulers=${todo#* }"
+fi
+[ "$RATES" = - ] || run_l4bench "$RATES" "$MODE"
 grep -E "completed=|Error|error:|Traceback" $RES/l4bench_$MODE.log | tail -30
 cp /tmp/srv0.log $RES/srv0.log; cp /tmp/srv1.log $RES/srv1.log
 (cd $RES && tar czf $OUT/res_$MODE.tgz --exclude='*.png' --exclude='*.pdf' --exclude='*.svg' .)

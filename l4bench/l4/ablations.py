@@ -45,6 +45,6 @@ class L4NoMigrationScheduler(L4Scheduler):
     name = "l4_no_migration"
     is_migrating = False
 
-    def _hop_bound(self, stage: int) -> int | None:
+    def _hop_bound(self, stage: int, final_tokens: int | None = None) -> int | None:
         """Never hop."""
         return None

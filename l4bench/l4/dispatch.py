@@ -90,3 +90,23 @@ def predicted_e2e_s(
     if view.kv_capacity_tokens > 0 and short > 0:
         own += short * expected_output_tokens * tau / max(view.num_context_tokens, 1)
     return own
+
+
+def externality_s(
+    step: AffineStepTime,
+    view: InstanceView,
+    prefill_s: float,
+    context_tokens: float,
+    expected_output_tokens: float,
+) -> float:
+    """Seconds of E2E a placement adds to the instance's residents (not to the request itself).
+
+    Each running request waits out the new prompt's prefill (its chunks share the steps), and for
+    the stretch they run together (about half a resident's expected output) every step reads the
+    new context's KV too.
+    """
+    n = view.num_running
+    if n == 0:
+        return 0.0
+    kv_s = step.per_context_token_s * context_tokens * expected_output_tokens / 2.0
+    return n * (prefill_s + kv_s)

@@ -7,6 +7,7 @@ on_bound(), rebalance(), on_finish(), plus snapshot() for the run's timeline. Ti
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 from l4bench.errors import ConfigError
 from l4bench.l4.balance import BalanceParams, balance_stage
 from l4bench.l4.cost import CostParams, CostTable, Objective, StepTimeModel, fit_affine, stage_cost_table
-from l4bench.l4.dispatch import DispatchLedger, predicted_e2e_s, prefill_compute_s
+from l4bench.l4.dispatch import DispatchLedger, externality_s, predicted_e2e_s, prefill_compute_s
 from l4bench.l4.histogram import LengthHistogram, make_bin_edges
 from l4bench.l4.partition import Partition, equal_partition, partition
 from l4bench.l4.refine import RefineParams, gate_shifts, refine_boundaries
@@ -42,6 +43,7 @@ class _Placement:
     now_s: float
     context_tokens: int
     prefill_s: float
+    final_tokens: int | None = None  # prompt + max output: the context the request ends with
 
 
 class L4Scheduler:
@@ -74,6 +76,8 @@ class L4Scheduler:
         slo_ttft_s: float = 5.0,
         slo_tpot_s: float = 0.1,
         spill: bool = True,
+        externality_weight: float = 0.0,
+        hop_payback: float = 1.0,
     ) -> None:
         try:
             obj = Objective(objective)
@@ -91,8 +95,11 @@ class L4Scheduler:
         self.cluster = cluster
         self.rng = rng
         self.spill = spill
+        self.externality_weight = externality_weight
+        self.hop_payback = hop_payback
         self.hop_recompute = hop_recompute
         self.ledger = DispatchLedger()
+        self._final_tokens: dict[int, int] = {}  # request id -> prompt + max output (hop payback)
         self.rebalance_interval_s = rebalance_interval_s
         self.resolve_interval_s = resolve_interval_s
         self.min_history_requests = min_history_requests
@@ -162,9 +169,19 @@ class L4Scheduler:
             return None
         return self._edge_list[self.layout.end_bins[stage]]
 
-    def _hop_bound(self, stage: int) -> int | None:
-        """hop_at_tokens for a request placed in this stage."""
-        return self.upper_bound_tokens(stage)
+    def _hop_bound(self, stage: int, final_tokens: int | None = None) -> int | None:
+        """hop_at_tokens for a request placed in this stage (None: it finishes where it is).
+
+        A hop recomputes the context on the next stage (hop_recompute x bound tokens of prefill);
+        it pays back only if the request still runs a comparable stretch past the bound. A request
+        whose final context (prompt + max output) passes the bound by less than hop_payback x that
+        finishes in place: e.g. a 1.1k-token prompt with 256 output tokens never hops at a 1.3k
+        bound to recompute 1.3k tokens for its last 70. hop_payback=0: every crossing hops.
+        """
+        bound = self.upper_bound_tokens(stage)
+        if bound is None or final_tokens is None or self.hop_payback <= 0.0:
+            return bound
+        return bound if final_tokens - bound >= self.hop_payback * self.hop_recompute * bound else None
 
     # ---- re-solve -----------------------------------------------------------------------------
     def _maybe_resolve(self, now_s: float) -> None:
@@ -246,12 +263,15 @@ class L4Scheduler:
         o = self.hist.expected_output_tokens()
         # hot path (every member, every arrival): bind lookups once
         backlog, step, chunk, now_s = self.ledger.backlog, self.step, self.chunk_tokens, place.now_s
+        ext_w = self.externality_weight
         prefill_s, context_tokens = place.prefill_s, place.context_tokens
         for iid in members:
             v = _view_at(views, iid)
             if v is None or not v.is_healthy:
                 continue
             cost = predicted_e2e_s(step, v, backlog(iid, now_s), prefill_s, context_tokens, o, chunk)
+            if ext_w:
+                cost += ext_w * externality_s(step, v, prefill_s, context_tokens, o)
             if cost < best_cost:
                 best, best_cost = iid, cost
         return best, best_cost
@@ -289,7 +309,7 @@ class L4Scheduler:
         iid = self._pick(stage, views, place, prefer)
         if iid != prefer:
             self.ledger.add(iid, place.prefill_s, place.now_s)
-        return Decision(iid, self._hop_bound(stage))
+        return Decision(iid, self._hop_bound(stage, place.final_tokens))
 
     def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Send a new request to the cheapest instance of the stage holding its prompt length."""
@@ -297,7 +317,9 @@ class L4Scheduler:
         self.hist.add_arrival(req.request_id, req.prompt_tokens, now_s)
         stage = self.stage_of_tokens(req.prompt_tokens)
         pre = prefill_compute_s(self.step, req.prompt_tokens, self.chunk_tokens)
-        return self._place(stage, views, _Placement(now_s, req.prompt_tokens, pre))
+        final = req.prompt_tokens + req.output_tokens
+        self._final_tokens[req.request_id] = final
+        return self._place(stage, views, _Placement(now_s, req.prompt_tokens, pre, final))
 
     def on_bound(
         self,
@@ -311,11 +333,13 @@ class L4Scheduler:
         self._maybe_resolve(now_s)
         stage = self.stage_of_tokens(context_tokens)
         pre = prefill_compute_s(self.step, self.hop_recompute * context_tokens, self.chunk_tokens)
-        return self._place(stage, views, _Placement(now_s, context_tokens, pre), prefer=src_instance)
+        final = req.prompt_tokens + req.output_tokens
+        return self._place(stage, views, _Placement(now_s, context_tokens, pre, final), prefer=src_instance)
 
     def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
         """Feed the output-length estimate."""
         self.hist.add_finish(req.request_id, num_output_tokens)
+        self._final_tokens.pop(req.request_id, None)
 
     # ---- periodic tick ------------------------------------------------------------------------
     def rebalance(self, views: Sequence[InstanceView], now_s: float) -> list[Migration]:
@@ -372,9 +396,11 @@ class L4Scheduler:
         """Power-of-two peer rebalancing inside every stage."""
         moves: list[Migration] = []
         for s, mem in enumerate(self.layout.members):
-            moves += balance_stage(
+            for m in balance_stage(
                 mem, views, loads, self._hop_bound(s), self.rng, self.balance_params, self._view_load
-            )
+            ):
+                hop = self._hop_bound(s, self._final_tokens.get(m.request_id))
+                moves.append(m if hop == m.hop_at_tokens else dataclasses.replace(m, hop_at_tokens=hop))
         return moves
 
     # ---- observability ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from l4bench.l4 import (
     Partition,
     partition,
 )
+from l4bench.l4.dispatch import externality_s, prefill_compute_s
 from l4bench.sched.base import GlobalScheduler
 from l4bench.types import Request
 
@@ -49,7 +50,7 @@ def test_route_picks_stage_instance_and_sets_hop_bound():
     bound = s.upper_bound_tokens(0)
     assert bound == int(s.edges[4])
     views = [view(0, (500,) * 30), view(1, (200,)), view(2), view(3)]
-    d = s.route(req(1, 100), views, 0.0)
+    d = s.route(req(1, 100, out=4 * bound), views, 0.0)  # runs far past the bound: hops there
     assert d.instance_id == 1 and d.hop_at_tokens == bound  # least loaded of stage 0
     d = s.route(req(2, bound), views, 0.0)  # a context equal to the bound belongs to the next stage
     assert d.instance_id in (2, 3) and d.hop_at_tokens is None  # last stage: no hop
@@ -203,3 +204,37 @@ def test_same_seed_same_decisions_and_snapshot_is_json():
     assert snap["boundaries_tokens"][-1] == 16384 and snap["boundaries_tokens"] == sorted(
         snap["boundaries_tokens"]
     )
+
+
+def test_hop_only_when_the_run_past_the_bound_pays_for_the_recompute():
+    s = make()
+    bound = s.upper_bound_tokens(0)
+    views = idle_views(4)
+    # ends just past the bound: recomputing `bound` tokens for a few more is not worth it
+    assert s.route(req(1, bound - 10, out=20), views, 0.0).hop_at_tokens is None
+    # runs at least `bound` tokens past it (hop_recompute=1): hop
+    assert s.route(req(2, bound - 10, out=bound + 10), views, 0.0).hop_at_tokens == bound
+    # with KV transfer (nothing recomputed), or with the rule off, every crossing hops
+    for t in (make(hop_recompute=0.0), make(hop_payback=0.0)):
+        assert t.route(req(3, bound - 10, out=20), views, 0.0).hop_at_tokens == bound
+
+
+def test_externality_weight_keeps_long_prompts_off_busy_instances():
+    """Own-E2E dispatch takes the idle instance of the neighbour stage; charging the residents'
+    added E2E (weight 1) keeps the long prompt home when the neighbour is full of short requests."""
+    bound = make().upper_bound_tokens(0)
+    views = [view(0, (300,) * 40), view(1, (300,) * 40), view(2, (bound,) * 2), view(3, (bound,) * 2)]
+    long_req = req(1, 4 * bound, out=64)
+    own = make(n=4)
+    ext = make(n=4, externality_weight=1.0)
+    assert own.route(long_req, views, 0.0).instance_id in (2, 3)
+    assert ext.route(long_req, views, 0.0).instance_id in (2, 3)
+    # the long stage has prefill queued (ledger), less than what the long prompt would cost the 40
+    # residents of a stage-0 instance: own-E2E spills to stage 0, the weighted cost does not
+    pre = prefill_compute_s(ext.step, 4 * bound, ext.chunk_tokens)
+    harm = externality_s(ext.step, views[0], pre, 4 * bound, ext.hist.expected_output_tokens())
+    for s in (own, ext):
+        s.ledger.add(2, harm / 2, 0.0)
+        s.ledger.add(3, harm / 2, 0.0)
+    assert own.route(req(2, 4 * bound, out=64), views, 0.0).instance_id in (0, 1)
+    assert ext.route(req(3, 4 * bound, out=64), views, 0.0).instance_id in (2, 3)
