@@ -1,0 +1,162 @@
+"""Merge a live GPU run's sweeps per rate, and write its report against the simulator twin.
+
+    python scripts/live_report.py --live RES_DIR --out results/live/NAME [--sim SIM_SWEEP] [--title TEXT]
+
+RES_DIR is what scripts/gpu_live.sh (or gpu_sglang.sh) brings back, unpacked: one or more Hydra
+sweep dirs `m_*/<job>/` (summary.json, config_resolved.yaml, requests.parquet). Jobs of the same
+rate are merged (a scheduler a later sweep ran fills the gap a cut-off one left; `merged_from`
+says which job each came from). Writes per rate `rate<R>/{summary.json,config_resolved.yaml}`, a
+per-class breakdown (`classes.csv`: short vs long prompts, from requests.parquet) and `report.md`
+(tables, L4 against least_requests / static_ranges / the best baseline, sim-vs-live errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from l4bench.l4.names import is_l4_family  # noqa: E402
+
+LONG_PROMPT_TOKENS = 8192  # the bimodal workload's modes are ~1k and ~24k tokens
+
+
+def rate_of(job: Path) -> str:
+    """The job's arrival.rate as written in its resolved config."""
+    m = re.search(r"^  rate: (.*)$", (job / "config_resolved.yaml").read_text(), re.M)
+    if m is None:
+        raise SystemExit(f"{job}: no arrival.rate in config_resolved.yaml")
+    return f"{float(m.group(1)):.1f}"
+
+
+def merge(res: Path, out: Path) -> dict[str, dict[str, dict]]:
+    """Rate -> scheduler -> summary, merged over every sweep job under res (oldest first)."""
+    merged: dict[str, dict[str, dict]] = {}
+    frames: list[pd.DataFrame] = []
+    jobs = sorted(res.glob("m_*/*/summary.json"), key=lambda p: p.stat().st_mtime)
+    for path in jobs:
+        job = path.parent
+        rate = rate_of(job)
+        doc = json.loads(path.read_text())
+        dest = out / f"rate{rate}"
+        dest.mkdir(parents=True, exist_ok=True)
+        if not (dest / "config_resolved.yaml").exists():
+            shutil.copy(job / "config_resolved.yaml", dest / "config_resolved.yaml")
+        for name, s in doc["schedulers"].items():
+            merged.setdefault(rate, {})[name] = {**s, "merged_from": str(job.relative_to(res))}
+        pq = job / "requests.parquet"
+        if pq.is_file():
+            df = pd.read_parquet(pq)
+            df["rate"] = rate
+            df["job"] = str(job.relative_to(res))
+            frames.append(df)
+    for rate, scheds in merged.items():
+        (out / f"rate{rate}" / "summary.json").write_text(json.dumps({"schedulers": scheds}, indent=1))
+    if frames:  # the records of the run each merged summary came from (a rerun replaces a cut-off one)
+        df = pd.concat(frames)
+        keep = df.apply(lambda r: merged[r.rate][r.scheduler]["merged_from"] == r.job, axis=1)
+        classes(df[keep]).to_csv(out / "classes.csv", index=False)
+    return merged
+
+
+def classes(df: pd.DataFrame) -> pd.DataFrame:
+    """Per rate, scheduler and prompt class: count, mean / p99 E2E, mean TPOT, share on instance 1."""
+    df = df[df.is_completed].copy()
+    df["cls"] = np.where(df.prompt_tokens >= LONG_PROMPT_TOKENS, "long", "short")
+    df["on_1"] = df.instances.apply(lambda x: float(x[0] == 1) if len(x) else np.nan)  # external routers: unknown
+    rows = []
+    for (rate, sched, cls), g in df.groupby(["rate", "scheduler", "cls"], sort=False):
+        rows.append({"rate": rate, "scheduler": sched, "class": cls, "n": len(g),
+                     "mean_e2e_s": g.e2el_ms.mean() / 1e3, "p99_e2e_s": np.percentile(g.e2el_ms, 99) / 1e3,
+                     "mean_tpot_ms": g.tpot_ms.mean(), "mean_ttft_ms": g.ttft_ms.mean(),
+                     "share_first_on_instance1": g.on_1.mean()})
+    return pd.DataFrame(rows).round(4)
+
+
+def pct(a: float, b: float) -> str:
+    """(a - b) / b in percent."""
+    return f"{100.0 * (a - b) / b:+.1f}%"
+
+
+def sim_runs(sweep: Path) -> dict[str, dict[str, dict]]:
+    """Rate -> scheduler -> summary of a simulator sweep."""
+    return {rate_of(p.parent): json.loads(p.read_text())["schedulers"] for p in sweep.glob("*/summary.json")}
+
+
+def report(live: dict[str, dict[str, dict]], sim: dict[str, dict[str, dict]], title: str) -> str:
+    """Markdown: per-rate tables, L4 ratios, the issue's goal check, sim-vs-live errors."""
+    lines = [f"## Live results: {title}", ""]
+    ratio, goal, err = [], [], []
+    for rate in sorted(live, key=float):
+        runs = live[rate]
+        lines += [f"### {rate} req/s", "",
+                  "| scheduler | completed | mean E2E s | p99 E2E s | throughput req/s | mean TPOT ms | p99 TPOT ms | mean TTFT ms | migrations |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, s in runs.items():
+            lines.append(f"| {name} | {s['completed']}/{s['num_prompts']} | {s['mean_e2el_ms'] / 1e3:.2f} | {s['p99_e2el_ms'] / 1e3:.2f} | "
+                         f"{s['request_throughput']:.2f} | {s['mean_tpot_ms']:.1f} | {s['p99_tpot_ms']:.1f} | {s['mean_ttft_ms']:.0f} | {s.get('migrations', 0)} |")
+        lines.append("")
+        base = [b for b in runs if not is_l4_family(b)]
+        best = min(base, key=lambda b: runs[b]["mean_e2el_ms"])
+        best_p99 = min(base, key=lambda b: runs[b]["p99_e2el_ms"])
+        for l4 in (n for n in runs if is_l4_family(n)):
+            me = runs[l4]
+            for ref in dict.fromkeys((best, best_p99, "least_requests", "static_ranges")):
+                if ref not in runs:
+                    continue
+                r = runs[ref]
+                tag = " (best mean)" * (ref == best) + " (best p99)" * (ref == best_p99)
+                ratio.append(f"| {rate} | {l4} | {ref}{tag} | {me['mean_e2el_ms'] / r['mean_e2el_ms']:.2f} | "
+                             f"{me['p99_e2el_ms'] / r['p99_e2el_ms']:.2f} | {me['request_throughput'] / r['request_throughput']:.2f} | {me.get('migrations', 0)} |")
+            refs = ("least_requests", "static_ranges")
+            if all(b in runs for b in refs):
+                ok = all(me[k] < runs[b][k] for b in refs for k in ("mean_e2el_ms", "p99_e2el_ms"))
+                goal.append(f"| {rate} | {l4} | {'yes' if ok else 'no'} |")
+            else:
+                goal.append(f"| {rate} | {l4} | n/a (not run: {', '.join(b for b in refs if b not in runs)}) |")
+        for name in sim.get(rate, {}):
+            if name not in runs:
+                continue
+            lv, sm = runs[name], sim[rate][name]
+            err.append(f"| {rate} | {name} | {lv['mean_e2el_ms'] / 1e3:.2f} / {sm['mean_e2el_ms'] / 1e3:.2f} | {pct(sm['mean_e2el_ms'], lv['mean_e2el_ms'])} | "
+                       f"{lv['p99_e2el_ms'] / 1e3:.2f} / {sm['p99_e2el_ms'] / 1e3:.2f} | {pct(sm['p99_e2el_ms'], lv['p99_e2el_ms'])} | "
+                       f"{lv['request_throughput']:.2f} / {sm['request_throughput']:.2f} | {pct(sm['request_throughput'], lv['request_throughput'])} | "
+                       f"{lv['mean_tpot_ms']:.1f} / {sm['mean_tpot_ms']:.1f} |")
+    lines += ["## L4 against the baselines (ratio L4 / baseline; < 1 is better for E2E, > 1 for throughput)", "",
+              "| rate | L4 | baseline | mean E2E | p99 E2E | throughput | L4 migrations |", "|---|---|---|---|---|---|---|", *ratio, "",
+              "Goal (issue #5): better than BOTH least_requests and static_ranges on mean AND p99 E2E.", "",
+              "| rate | L4 | met |", "|---|---|---|", *goal, ""]
+    if err:
+        lines += ["## Simulator (fitted H100 model) vs live", "",
+                  "Error = (sim - live) / live. Goal: |mean E2E| <= 10%, |p99 E2E| <= 20%, |throughput| <= 10%.", "",
+                  "| rate | scheduler | mean E2E s live / sim | error | p99 E2E s live / sim | error | throughput live / sim | error | mean TPOT ms live / sim |",
+                  "|---|---|---|---|---|---|---|---|---|", *err, ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Merge, then write report.md next to the merged summaries."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--live", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--sim", type=Path, default=None)
+    ap.add_argument("--title", default="2 vLLM instances")
+    args = ap.parse_args()
+    live = merge(args.live, args.out)
+    if not live:
+        raise SystemExit(f"{args.live}: no m_*/<job>/summary.json")
+    sim = sim_runs(args.sim) if args.sim else {}
+    text = report(live, sim, args.title)
+    (args.out / "report.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
