@@ -4,6 +4,8 @@
 # +experiment=$EXPERIMENT` attached to them, one Hydra job per rate.
 #   EXPERIMENT=live_gpu_pair  GPUS="0 0" (default): both servers SHARE GPU 0, 16 GiB KV each
 #   EXPERIMENT=live_gpu_pair2 GPUS="0 1": one GPU per server, 40 GiB KV each (nvidia-h100-x2)
+#   COMPILE=default: vLLM's default compilation (torch.compile + FULL_AND_PIECEWISE graphs, as the
+#   profile ran; start-up ~130-180 s) instead of full decode graphs without torch.compile (~90-120 s)
 #
 #   bash scripts/gpu_live.sh start  RATES BUDGET_S   # last transfer + install + start servers + run
 #   bash scripts/gpu_live.sh attach RATES BUDGET_S   # next call on the same warm machine: servers still up;
@@ -37,12 +39,18 @@ if [ "${REHEARSAL:-0}" = 1 ]; then
          workload.short_tokens=256 workload.long_tokens=3072 workload.num_requests=30
          arrival.max_duration_s=10 perf=analytic)
   export VLLM_CPU_KVCACHE_SPACE=1
+  GRAPH_MODE="CPU rehearsal (eager)"
 else
   SRV_PY=python3; L4_PY=python3; MODEL_SRC=l4bench/models/llama-3.1-8b
   if [ "${GPU_OF[0]}" = "${GPU_OF[1]}" ]; then MEM=(0.42 17179869184); else MEM=(0.85 42949672960); fi
   SRV_FLAGS=(--max-model-len 32768 --max-num-seqs 256 --max-num-batched-tokens 8192
              --gpu-memory-utilization ${MEM[0]} --kv-cache-memory-bytes ${MEM[1]})
-  GRAPHS=(--compilation-config '{"mode": 0, "cudagraph_mode": "FULL_DECODE_ONLY"}')
+  if [ "${COMPILE:-decode_graphs}" = default ]; then  # vLLM's default: torch.compile + FULL_AND_PIECEWISE graphs (as profiled)
+    GRAPHS=(); GRAPH_MODE="vLLM default: torch.compile + FULL_AND_PIECEWISE CUDA graphs"
+  else
+    GRAPHS=(--compilation-config '{"mode": 0, "cudagraph_mode": "FULL_DECODE_ONLY"}')
+    GRAPH_MODE="graphs: FULL_DECODE_ONLY, no torch.compile"
+  fi
   EXTRA=()
 fi
 EXTRA+=("${USER_EXTRA[@]+"${USER_EXTRA[@]}"}")
@@ -96,7 +104,7 @@ if [ "$MODE" = start ]; then
     wait_ready 240 || exit 1
     echo "eager" > $RES/mode.txt
   else
-    echo "graphs: FULL_DECODE_ONLY, no torch.compile" > $RES/mode.txt
+    echo "$GRAPH_MODE" > $RES/mode.txt
   fi
   echo "servers ready at ${SECONDS}s"
 else
