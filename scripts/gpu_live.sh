@@ -98,11 +98,17 @@ if [ "$MODE" = start ]; then
   echo "install done at ${SECONDS}s"
   start_servers "${GRAPHS[@]+"${GRAPHS[@]}"}"
   if ! wait_ready 300; then
-    echo "falling back to --enforce-eager at ${SECONDS}s"
     stop_servers
-    start_servers --enforce-eager
+    if [ "${COMPILE:-decode_graphs}" = default ]; then  # the known-good mode next, then eager
+      FALLBACK=(--compilation-config '{"mode": 0, "cudagraph_mode": "FULL_DECODE_ONLY"}')
+      GRAPH_MODE="graphs: FULL_DECODE_ONLY, no torch.compile (fallback)"
+    else
+      FALLBACK=(--enforce-eager); GRAPH_MODE="eager (fallback)"
+    fi
+    echo "falling back to ${FALLBACK[*]} at ${SECONDS}s"
+    start_servers "${FALLBACK[@]}"
     wait_ready 240 || exit 1
-    echo "eager" > $RES/mode.txt
+    echo "$GRAPH_MODE" > $RES/mode.txt
   else
     echo "$GRAPH_MODE" > $RES/mode.txt
   fi
