@@ -26,13 +26,20 @@ fi
   nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv; } 2>&1 | tail -8 | tee $RES/versions.txt
 (nvidia-smi --query-gpu=timestamp,index,memory.used,utilization.gpu --format=csv -l 5 > $RES/gpu_usage.csv 2>&1 &)
 rm -rf /tmp/l4model && cp -r l4bench/models/llama-3.1-8b /tmp/l4model
+# word-level tokenizer t<id> <-> id over the model's vocabulary: sglang-router sends text prompts only,
+# and "t17 t523" must reach the engine as exactly [17, 523] (l4bench's own router sends the ids)
+python3 scripts/make_tiny_tokenizer.py /tmp/l4model || exit 1
+# the GPUs must be free: stop the vLLM servers a gpu_live.sh call left running
+for f in /tmp/srv0.pid /tmp/srv1.pid; do [ -f $f ] && kill -- -"$(cat $f)" 2>/dev/null; done
+pkill -f vllm.entrypoints.openai.api_server 2>/dev/null && sleep 10
+nvidia-smi --query-gpu=index,memory.used --format=csv
 echo "install done at ${SECONDS}s"
 
 start() {  # $1 attention backend, rest extra flags
   local be=$1; shift
   for i in 0 1; do
     CUDA_VISIBLE_DEVICES=$i setsid nohup python3 -m sglang.launch_server --model-path /tmp/l4model \
-      --host 127.0.0.1 --port ${PORTS[$i]} --load-format dummy --skip-tokenizer-init --attention-backend $be \
+      --host 127.0.0.1 --port ${PORTS[$i]} --load-format dummy --attention-backend $be \
       --sampling-backend pytorch --context-length 32768 --max-running-requests 256 --chunked-prefill-size 8192 \
       --mem-fraction-static 0.85 --enable-metrics --incremental-streaming-output --served-model-name llama-3.1-8b \
       "$@" > /tmp/sgl$i.log 2>&1 < /dev/null &
