@@ -21,14 +21,15 @@ if ! command -v nvcc >/dev/null; then
   export CUDA_HOME=$CH PATH=$CH/bin:/tmp/site-sgl/bin:$PATH
 fi
 { echo "nvcc: $(command -v nvcc) g++: $(command -v g++ c++ | head -1) CUDA_HOME=${CUDA_HOME:-}"
-  python3 -c 'import sglang, sgl_kernel, transformers, torch, flashinfer, xgrammar; print("sglang", sglang.__version__, "sgl_kernel", sgl_kernel.__version__, "transformers", transformers.__version__, "torch", torch.__version__, "flashinfer", flashinfer.__version__, "xgrammar", xgrammar.__version__)'
+  python3 -c 'import sglang, sgl_kernel, transformers, torch, flashinfer; print("sglang", sglang.__version__, "sgl_kernel", sgl_kernel.__version__, "transformers", transformers.__version__, "torch", torch.__version__, "flashinfer", flashinfer.__version__)'
   python3 -c 'import sglang.srt.entrypoints.http_server, sglang.srt.managers.scheduler, sglang.srt.models.llama; print("imports ok")'
   nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv; } 2>&1 | tail -8 | tee $RES/versions.txt
 (nvidia-smi --query-gpu=timestamp,index,memory.used,utilization.gpu --format=csv -l 5 > $RES/gpu_usage.csv 2>&1 &)
-rm -rf /tmp/l4model && cp -r l4bench/models/llama-3.1-8b /tmp/l4model
 # word-level tokenizer t<id> <-> id over the model's vocabulary: sglang-router sends text prompts only,
-# and "t17 t523" must reach the engine as exactly [17, 523] (l4bench's own router sends the ids)
-python3 scripts/make_tiny_tokenizer.py /tmp/l4model || exit 1
+# and "t17 t523" must reach the engine as exactly [17, 523] (l4bench's own router sends the ids); written
+# into this checkout's model dir too, where l4bench checks it before it lets sglang_router run
+python3 scripts/make_tiny_tokenizer.py l4bench/models/llama-3.1-8b || exit 1
+rm -rf /tmp/l4model && cp -r l4bench/models/llama-3.1-8b /tmp/l4model
 # the GPUs must be free: stop the vLLM servers a gpu_live.sh call left running
 for f in /tmp/srv0.pid /tmp/srv1.pid; do [ -f $f ] && kill -- -"$(cat $f)" 2>/dev/null; done
 pkill -f vllm.entrypoints.openai.api_server 2>/dev/null && sleep 10

@@ -74,6 +74,7 @@ class FakeBackend:
         app = web.Application(client_max_size=64 << 20)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_post("/generate", self._generate)  # SGLang's native API (input_ids or text)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v1/models", self._models)
@@ -117,6 +118,9 @@ class FakeBackend:
             f"vllm:num_requests_running{labels} {float(self.num_running)}",
             f"vllm:num_requests_waiting{labels} 0.0",
             f"vllm:kv_cache_usage_perc{labels} 0.0",
+            f"sglang:num_running_reqs{labels} {float(self.num_running)}",
+            f"sglang:num_queue_reqs{labels} 0.0",
+            f"sglang:token_usage{labels} 0.0",
         ]
         return web.Response(text="\n".join(lines) + "\n")
 
@@ -155,9 +159,43 @@ class FakeBackend:
             return await self._stream(request, prompt, max_tokens, chat, bool(body.get("return_token_ids")))
         return await self._whole(prompt, max_tokens, chat, bool(body.get("return_token_ids")))
 
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        """SGLang's /generate: {input_ids | text, sampling_params: {max_new_tokens}, stream}."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "invalid JSON")
+        ids, text = body.get("input_ids"), body.get("text")
+        prompt = (
+            [int(t) for t in ids]
+            if isinstance(ids, list)
+            else fake_tokenize(text)
+            if isinstance(text, str)
+            else None
+        )
+        max_tokens = (body.get("sampling_params") or {}).get("max_new_tokens", 16)
+        if prompt is None or not isinstance(max_tokens, int) or max_tokens < 1:
+            return _error(400, "input_ids or text required; sampling_params.max_new_tokens must be >= 1")
+        self.stats["requests"] += 1
+        self.bodies.append(body)
+        if not body.get("stream"):
+            return web.json_response(
+                self._chunk("gen", False, expected_tokens(prompt, max_tokens), "length", None, True)
+            )
+        return await self._stream(request, prompt, max_tokens, False, False, generate=True)
+
     def _chunk(
-        self, rid: str, chat: bool, ids: list[int], finish: str | None, prompt: list[int] | None
+        self,
+        rid: str,
+        chat: bool,
+        ids: list[int],
+        finish: str | None,
+        prompt: list[int] | None,
+        generate: bool = False,
     ) -> dict:
+        if generate:  # SGLang, --incremental-streaming-output: new ids only, finish in meta_info
+            meta = {"id": rid, "finish_reason": None if finish is None else {"type": finish}}
+            return {"output_ids": ids, "meta_info": meta}
         text = "".join(f" t{t}" for t in ids)
         if chat:
             choice: dict[str, Any] = {
@@ -191,7 +229,13 @@ class FakeBackend:
         return limit is not None and self.stats["tokens"] >= limit
 
     async def _stream(
-        self, request: web.Request, prompt: list[int], max_tokens: int, chat: bool, echo_ids: bool
+        self,
+        request: web.Request,
+        prompt: list[int],
+        max_tokens: int,
+        chat: bool,
+        echo_ids: bool,
+        generate: bool = False,
     ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
@@ -209,7 +253,8 @@ class FakeBackend:
                 if self.is_dead:
                     raise ConnectionResetError("backend killed")
                 finish = "length" if i == max_tokens - 1 else None
-                chunk = self._chunk(rid, chat, [token], finish, prompt if (i == 0 and echo_ids) else None)
+                first = prompt if (i == 0 and echo_ids) else None
+                chunk = self._chunk(rid, chat, [token], finish, first, generate)
                 await resp.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                 if self._count_token():
                     self.kill()

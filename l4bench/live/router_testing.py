@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from l4bench.engines.base import EngineAdapter
 from l4bench.engines.vllm import VllmEngine
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.fake_backend import FakeBackend, FakeBackendConfig
@@ -82,6 +83,7 @@ class FakeCluster:
     backend: FakeBackendConfig = field(default_factory=FakeBackendConfig)
     router_overrides: dict[str, Any] = field(default_factory=dict)
     scheduler: BaseScheduler | None = None
+    adapter: EngineAdapter = field(default_factory=VllmEngine)  # SglangEngine: the backends' /generate
     backends: list[FakeBackend] = field(default_factory=list)
     router: RouterServer | None = None
     url: str = ""
@@ -98,7 +100,7 @@ class FakeCluster:
         config = RouterConfig(model_name=self.backend.model_name, max_model_len=self.backend.max_model_len)
         for key, value in self.router_overrides.items():
             setattr(config, key, value)
-        self.router = RouterServer(endpoints, self.scheduler, VllmEngine(), config)
+        self.router = RouterServer(endpoints, self.scheduler, self.adapter, config)
         self.url = await self.router.start()
         return self
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from l4bench.engines.base import EngineAdapter
+from l4bench.engines.vllm import VllmEngine
 from l4bench.errors import ConfigError
 from l4bench.live.drain import drain_and_reset
 from l4bench.live.endpoint import Endpoint
@@ -246,7 +247,10 @@ class LiveRunner:
             router = RouterServer(endpoints, scheduler, self.adapter, cfg)
             url = await router.start()
             facts["router"] = "l4bench"
-        gen = LoadGenerator(url, self.adapter, self._token_ids_fn(), loadgen, name)
+        # l4bench's router speaks the OpenAI completions API whatever the engine behind it; an external
+        # router takes the engine's own API (sglang-router: SGLang's /generate)
+        client = self.adapter if isinstance(scheduler, ExternalRouter) else VllmEngine(self._served_name())
+        gen = LoadGenerator(url, client, self._token_ids_fn(), loadgen, name)
         fault_task = asyncio.create_task(self._inject_fault(gen)) if self.fault is not None else None
         try:
             records = await gen.run(requests)

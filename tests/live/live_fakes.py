@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from l4bench.engines.sglang import SglangEngine
 from l4bench.engines.vllm import VllmEngine
 
 
@@ -32,3 +33,17 @@ class FakeEngine(VllmEngine):
             "--max-model-len",
             str(self.max_model_len),
         ]
+
+
+class FakeSglangEngine(SglangEngine):
+    """SGLang-shaped adapter (/generate, sglang:* gauges) over the same fake backend processes."""
+
+    name = "fake-sglang"
+
+    def __init__(self, token_delay_s: float = 0.0, max_model_len: int = 32768) -> None:
+        super().__init__()
+        self._fake = FakeEngine(token_delay_s, max_model_len)
+
+    def launch_command(self, python: str, model: str, port: int, args: dict[str, Any]) -> list[str]:
+        """argv of one fake backend (it serves /generate too)."""
+        return self._fake.launch_command(python, model, port, args)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from live_fakes import FakeEngine
+from live_fakes import FakeEngine, FakeSglangEngine
 
 from l4bench.live.procs import live_processes
 from l4bench.live.router_testing import CyclingTestScheduler
@@ -62,6 +62,26 @@ def test_runner_replays_schedulers_on_one_cluster(tmp_path: Path) -> None:
     assert all(r.num_hops >= 2 for r in hop.records) and all(r.recomputed_tokens > 0 for r in hop.records)
     assert rr.duration_s > 0 and rr.extra["launcher"] == "local" and len(rr.extra["instance_urls"]) == 2
     assert rr.extra["router"] == "l4bench" and rr.scheduler == "round_robin"
+
+
+def test_runner_drives_sglang_engines_through_the_openai_router(tmp_path: Path) -> None:
+    """SGLang-shaped engines: the load generator speaks OpenAI to l4bench's router, the router /generate."""
+    reqs = _requests(8, 0.02, 8)
+    runner = LiveRunner(
+        CLUSTER,
+        MODEL_DIR,
+        "tiny-llama",
+        tmp_path,
+        FakeSglangEngine(token_delay_s=0.002),
+        python=sys.executable,
+        ready_timeout_s=30,
+        request_timeout_s=30,
+        show_progress=False,
+    )
+    with runner:
+        result = runner.run(reqs, CyclingTestScheduler(CLUSTER, hop_every=3))
+    _check_complete(result, reqs)
+    assert all(r.num_hops >= 2 for r in result.records)
 
 
 def test_killing_an_instance_loses_no_request(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from l4bench.engines.sglang import SglangEngine
 from l4bench.live.fake_backend import FakeBackendConfig, expected_tokens, fake_tokenize
 from l4bench.live.router_testing import CyclingTestScheduler, FakeCluster
 from l4bench.types import ClusterSpec, Migration
@@ -82,6 +83,23 @@ def test_hops_keep_the_stream_continuous() -> None:
             status, body = await post(c.url, {"prompt": prompt, "max_tokens": 9})
             assert body["choices"][0]["token_ids"] == expected_tokens(prompt, 9)
             assert body["l4bench"]["num_hops"] == 2
+
+    asyncio.run(go())
+
+
+def test_sglang_engines_behind_the_openai_router_with_hops() -> None:
+    """The router takes OpenAI bodies and drives SGLang's /generate (input_ids, incremental output_ids)."""
+
+    async def go() -> None:
+        async with FakeCluster(3, scheduler=hop_scheduler(3, hop_every=4), adapter=SglangEngine()) as c:
+            prompt = list(range(10))
+            status, chunks = await post(c.url, {"prompt": prompt, "max_tokens": 10, "stream": True})
+            assert status == 200
+            assert stream_ids(chunks) == expected_tokens(prompt, 10)
+            assert chunks[-1]["l4bench"]["instances"] == [0, 1, 2]
+            bodies = [b for be in c.backends for b in be.bodies]
+            assert sorted(b["sampling_params"]["max_new_tokens"] for b in bodies) == [2, 4, 4]
+            assert all("input_ids" in b for b in bodies)
 
     asyncio.run(go())
 
