@@ -6,7 +6,7 @@ RES_DIR is what scripts/gpu_live.sh (or gpu_sglang.sh) brings back, unpacked: on
 sweep dirs `m_*/<job>/` (summary.json, config_resolved.yaml, requests.parquet). Jobs of the same
 rate are merged (a scheduler a later sweep ran fills the gap a cut-off one left; `merged_from`
 says which job each came from). Writes per rate `rate<R>/{summary.json,config_resolved.yaml}`, a
-per-class breakdown (`classes.csv`: short vs long prompts, from requests.parquet) and `report.md`
+per-length-bucket breakdown (`classes.csv`, from each summary's per_bucket) and `report.md`
 (tables, L4 against least_requests / static_ranges / the best baseline, sim-vs-live errors).
 """
 
@@ -19,13 +19,10 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from l4bench.l4.names import is_l4_family  # noqa: E402
-
-LONG_PROMPT_TOKENS = 8192  # the bimodal workload's modes are ~1k and ~24k tokens
 
 
 def rate_of(job: Path) -> str:
@@ -39,7 +36,6 @@ def rate_of(job: Path) -> str:
 def merge(res: Path, out: Path) -> dict[str, dict[str, dict]]:
     """Rate -> scheduler -> summary, merged over every sweep job under res (oldest first)."""
     merged: dict[str, dict[str, dict]] = {}
-    frames: list[pd.DataFrame] = []
     jobs = sorted(res.glob("m_*/*/summary.json"), key=lambda p: p.stat().st_mtime)
     for path in jobs:
         job = path.parent
@@ -51,32 +47,22 @@ def merge(res: Path, out: Path) -> dict[str, dict[str, dict]]:
             shutil.copy(job / "config_resolved.yaml", dest / "config_resolved.yaml")
         for name, s in doc["schedulers"].items():
             merged.setdefault(rate, {})[name] = {**s, "merged_from": str(job.relative_to(res))}
-        pq = job / "requests.parquet"
-        if pq.is_file():
-            df = pd.read_parquet(pq)
-            df["rate"] = rate
-            df["job"] = str(job.relative_to(res))
-            frames.append(df)
     for rate, scheds in merged.items():
         (out / f"rate{rate}" / "summary.json").write_text(json.dumps({"schedulers": scheds}, indent=1))
-    if frames:  # the records of the run each merged summary came from (a rerun replaces a cut-off one)
-        df = pd.concat(frames)
-        keep = df.apply(lambda r: merged[r.rate][r.scheduler]["merged_from"] == r.job, axis=1)
-        classes(df[keep]).to_csv(out / "classes.csv", index=False)
+    classes(merged).to_csv(out / "classes.csv", index=False)
     return merged
 
 
-def classes(df: pd.DataFrame) -> pd.DataFrame:
-    """Per rate, scheduler and prompt class: count, mean / p99 E2E, mean TPOT, share on instance 1."""
-    df = df[df.is_completed].copy()
-    df["cls"] = np.where(df.prompt_tokens >= LONG_PROMPT_TOKENS, "long", "short")
-    df["on_1"] = df.instances.apply(lambda x: float(x[0] == 1) if len(x) else np.nan)  # external routers: unknown
+def classes(merged: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """Per rate, scheduler and prompt-length bucket (summary.json's per_bucket): count, mean / p99 E2E, TPOT, TTFT."""
     rows = []
-    for (rate, sched, cls), g in df.groupby(["rate", "scheduler", "cls"], sort=False):
-        rows.append({"rate": rate, "scheduler": sched, "class": cls, "n": len(g),
-                     "mean_e2e_s": g.e2el_ms.mean() / 1e3, "p99_e2e_s": np.percentile(g.e2el_ms, 99) / 1e3,
-                     "mean_tpot_ms": g.tpot_ms.mean(), "mean_ttft_ms": g.ttft_ms.mean(),
-                     "share_first_on_instance1": g.on_1.mean()})
+    for rate, scheds in merged.items():
+        for name, s in scheds.items():
+            for b in s.get("per_bucket") or []:
+                if b["count"]:
+                    rows.append({"rate": rate, "scheduler": name, "bucket": b["bucket"], "n": b["count"],
+                                 "mean_e2e_s": b["mean_e2el_ms"] / 1e3, "p99_e2e_s": b["p99_e2el_ms"] / 1e3,
+                                 "mean_tpot_ms": b["mean_tpot_ms"], "mean_ttft_ms": b["mean_ttft_ms"]})
     return pd.DataFrame(rows).round(4)
 
 

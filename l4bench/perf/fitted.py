@@ -47,6 +47,10 @@ class FittedPerfModel:
         gpu_memory_utilization: used for the KV capacity when the profile ran at another utilization.
         profile_dir: root holding <gpu>/<model>/fit.json (default results/profiles).
         gpu_name, model_name: profile to use instead of gpu.name / model.name.
+        step_offset_s: added to every step (floored at 0). The profile times EngineCore.step with
+            async scheduling off, so its constant holds CPU work (scheduling, sampling bookkeeping) that
+            a served vLLM with async scheduling (its default) overlaps with the GPU; a negative offset
+            calibrated on one live point removes it (results/live/gpu_pair2_h100/README.md).
     """
 
     name = "fitted"
@@ -59,6 +63,7 @@ class FittedPerfModel:
         profile_dir: str | None = None,
         gpu_name: str | None = None,
         model_name: str | None = None,
+        step_offset_s: float = 0.0,
     ):
         self.model = model
         self.gpu = gpu
@@ -66,6 +71,7 @@ class FittedPerfModel:
         self.profile_dir = profile_dir
         self.gpu_name = gpu_name or gpu.name
         self.model_name = model_name or model.name
+        self.step_offset_s = float(step_offset_s)
         self._coef: np.ndarray | None = None
         self._features: tuple[str, ...] = ()
         self._params = FeatureParams()
@@ -113,4 +119,5 @@ class FittedPerfModel:
         assert self._coef is not None
         if batch.num_tokens == 0:
             return 0.0
-        return float(feature_vector(batch, self._features, self._params) @ self._coef)
+        t = float(feature_vector(batch, self._features, self._params) @ self._coef) + self.step_offset_s
+        return t if t > 0.0 else 0.0
