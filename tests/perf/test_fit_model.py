@@ -61,3 +61,13 @@ def test_committed_h100_profile():
     small = perf.step_time_s(BatchShape(num_decodes=1, decode_context_sum=512, decode_context_max=512))
     full = perf.step_time_s(BatchShape(num_decodes=256, decode_context_sum=256 * 1024, decode_context_max=1024))
     assert 0.005 < small < full < 0.05
+
+
+def test_step_offset_shifts_every_nonempty_step_and_never_goes_negative(tmp_path):
+    _write_fit(tmp_path, "h100", "llama-3.1-8b")
+    decode = BatchShape(num_decodes=10, decode_context_sum=100_000)  # 0.02 s unshifted
+    faster = FittedPerfModel(LLAMA, H100, profile_dir=str(tmp_path), step_offset_s=-0.0022)
+    assert faster.step_time_s(decode) == pytest.approx(0.0178)
+    assert faster.step_time_s(BatchShape()) == 0.0
+    floored = FittedPerfModel(LLAMA, H100, profile_dir=str(tmp_path), step_offset_s=-1.0)
+    assert floored.step_time_s(decode) == 0.0
