@@ -27,12 +27,19 @@ from paper_figs.common import (
 
 NAME = "fig11_sim_vs_live"
 EXPERIMENTS = ("fig_live", "fig_live_sim")
-#: (live, sim) experiment pairs tried in order; live_gpu_pair is issue #5's one-GPU live run.
+#: (live, sim) experiment pairs tried in order.
 PAIRS = (("fig_live", "fig_live_sim"), ("live_gpu_pair", "live_gpu_pair_sim"))
 #: Committed live runs kept outside results/<experiment>/ (issue #5: results/live/...), with their sim twin.
-LIVE_RUN_DIRS = (("live/gpu_pair_h100/rate3.0", "live_gpu_pair_sim"),)
+LIVE_RUN_DIRS = (
+    ("live/gpu_pair2_h100/rate6.0", "live_gpu_pair2_sim"),
+    ("live/gpu_pair_h100/rate3.0", "live_gpu_pair_sim"),
+)
 #: Facts about a live run that its summary cannot tell (shown in the title).
-LIVE_NOTES = {"gpu_pair_h100": "live: 2 vLLM instances sharing ONE H100; sim: a whole H100 each"}
+LIVE_NOTES = {
+    "gpu_pair2_h100": "live: 2 vLLM 0.25.0 instances, one H100 each, 6 req/s; sim: fitted H100 model "
+    "with a -2.2 ms step offset calibrated on least_requests at 3 req/s",
+    "gpu_pair_h100": "live: 2 vLLM instances sharing ONE H100; sim: a whole H100 each",
+}
 PANELS = (("mean_ttft_ms", "mean TTFT (ms)"), ("mean_tpot_ms", "mean TPOT (ms)"),
           ("mean_e2el_ms", "mean E2E (ms)"), ("p99_e2el_ms", "p99 E2E (ms)"))
 

@@ -36,6 +36,7 @@ def rate_of(job: Path) -> str:
 def merge(res: Path, out: Path) -> dict[str, dict[str, dict]]:
     """Rate -> scheduler -> summary, merged over every sweep job under res (oldest first)."""
     merged: dict[str, dict[str, dict]] = {}
+    heads: dict[str, dict] = {}
     jobs = sorted(res.glob("m_*/*/summary.json"), key=lambda p: p.stat().st_mtime)
     for path in jobs:
         job = path.parent
@@ -45,10 +46,12 @@ def merge(res: Path, out: Path) -> dict[str, dict[str, dict]]:
         dest.mkdir(parents=True, exist_ok=True)
         if not (dest / "config_resolved.yaml").exists():
             shutil.copy(job / "config_resolved.yaml", dest / "config_resolved.yaml")
+        heads.setdefault(rate, {k: v for k, v in doc.items() if k not in ("schedulers", "failed_schedulers")})
         for name, s in doc["schedulers"].items():
             merged.setdefault(rate, {})[name] = {**s, "merged_from": str(job.relative_to(res))}
     for rate, scheds in merged.items():
-        (out / f"rate{rate}" / "summary.json").write_text(json.dumps({"schedulers": scheds}, indent=1))
+        doc = {**heads[rate], "schedulers": scheds}  # experiment, meta, environment of the rate's first job
+        (out / f"rate{rate}" / "summary.json").write_text(json.dumps(doc, indent=1))
     classes(merged).to_csv(out / "classes.csv", index=False)
     return merged
 
