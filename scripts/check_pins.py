@@ -39,8 +39,8 @@ def metadata(path: pathlib.Path) -> tuple[str, str, list[str]] | None:
             text = z.read(meta).decode()
     except (zipfile.BadZipFile, StopIteration):
         return None
-    head = dict(l.split(": ", 1) for l in text.split("\n\n")[0].splitlines() if ": " in l)
-    reqs = [l.split(": ", 1)[1] for l in text.splitlines() if l.startswith("Requires-Dist: ")]
+    head = dict(ln.split(": ", 1) for ln in text.split("\n\n")[0].splitlines() if ": " in ln)
+    reqs = [ln.split(": ", 1)[1] for ln in text.splitlines() if ln.startswith("Requires-Dist: ")]
     return head["Name"], head["Version"], reqs
 
 
