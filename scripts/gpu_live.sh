@@ -66,24 +66,7 @@ start_servers() {  # extra vLLM flags as arguments
   done
 }
 
-wait_ready() {  # 0 when both answer /health; 1 when one exited or $1 seconds passed
-  local deadline=$((SECONDS + $1))
-  while [ $SECONDS -lt $deadline ]; do
-    ok=0
-    for i in 0 1; do
-      python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:${PORTS[$i]}/health', timeout=2)" 2>/dev/null && ok=$((ok + 1))
-      kill -0 "$(cat /tmp/srv$i.pid)" 2>/dev/null || { echo "server $i exited"; tail -25 /tmp/srv$i.log; return 1; }
-    done
-    [ $ok = 2 ] && return 0
-    sleep 2
-  done
-  echo "servers not ready after $1 s"; return 1
-}
-
-stop_servers() {
-  for i in 0 1; do kill -- -"$(cat /tmp/srv$i.pid)" 2>/dev/null; done
-  sleep 8
-}
+source scripts/gpu_common.sh   # wait_ready SECONDS PREFIX, stop_servers PREFIX
 
 if [ "$MODE" = start ]; then
   if [ "${REHEARSAL:-0}" != 1 ]; then
@@ -97,8 +80,8 @@ if [ "$MODE" = start ]; then
   rm -rf /tmp/l4model && cp -r $MODEL_SRC /tmp/l4model
   echo "install done at ${SECONDS}s"
   start_servers "${GRAPHS[@]+"${GRAPHS[@]}"}"
-  if ! wait_ready 300; then
-    stop_servers
+  if ! wait_ready 300 /tmp/srv; then
+    stop_servers /tmp/srv
     if [ "${COMPILE:-decode_graphs}" = default ]; then  # the known-good mode next, then eager
       FALLBACK=(--compilation-config '{"mode": 0, "cudagraph_mode": "FULL_DECODE_ONLY"}')
       GRAPH_MODE="graphs: FULL_DECODE_ONLY, no torch.compile (fallback)"
@@ -107,7 +90,7 @@ if [ "$MODE" = start ]; then
     fi
     echo "falling back to ${FALLBACK[*]} at ${SECONDS}s"
     start_servers "${FALLBACK[@]}"
-    wait_ready 240 || exit 1
+    wait_ready 240 /tmp/srv || exit 1
     echo "$GRAPH_MODE" > $RES/mode.txt
   else
     echo "$GRAPH_MODE" > $RES/mode.txt

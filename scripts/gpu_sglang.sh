@@ -47,26 +47,14 @@ start() {  # $1 attention backend, rest extra flags
     echo $! > /tmp/sgl$i.pid
   done
 }
-ready() {  # 0 when both /health answer within $1 s
-  local end=$((SECONDS + $1))
-  while [ $SECONDS -lt $end ]; do
-    ok=0
-    for i in 0 1; do
-      python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:${PORTS[$i]}/health', timeout=2)" 2>/dev/null && ok=$((ok + 1))
-      kill -0 "$(cat /tmp/sgl$i.pid)" 2>/dev/null || { echo "server $i exited"; tail -30 /tmp/sgl$i.log; return 1; }
-    done
-    [ $ok = 2 ] && return 0; sleep 3
-  done
-  echo "not ready after $1 s"; tail -15 /tmp/sgl0.log; return 1
-}
-stop() { for i in 0 1; do kill -- -"$(cat /tmp/sgl$i.pid)" 2>/dev/null; done; sleep 8; }
+source scripts/gpu_common.sh   # wait_ready SECONDS PREFIX, stop_servers PREFIX
 
 start triton
-if ready 300; then echo "triton, cuda graphs" > $RES/mode.txt
+if wait_ready 300 /tmp/sgl; then echo "triton, cuda graphs" > $RES/mode.txt
 else
-  stop; cp /tmp/sgl0.log $RES/sgl0_try1.log; echo "retry: flashinfer, no cuda graph at ${SECONDS}s"
+  stop_servers /tmp/sgl; cp /tmp/sgl0.log $RES/sgl0_try1.log; echo "retry: flashinfer, no cuda graph at ${SECONDS}s"
   start flashinfer --disable-cuda-graph
-  ready 200 || { cp /tmp/sgl*.log $RES/; (cd $RES && tar czf $OUT/res_sglang.tgz .); exit 1; }
+  wait_ready 200 /tmp/sgl || { cp /tmp/sgl*.log $RES/; (cd $RES && tar czf $OUT/res_sglang.tgz .); exit 1; }
   echo "flashinfer, no cuda graph" > $RES/mode.txt
 fi
 echo "servers ready at ${SECONDS}s"
