@@ -9,20 +9,24 @@
 # burst.json, profile.log}; copy them to results/profiles/<GPU>/llama-3.1-8b/<backend>/.
 #   BACKENDS      default (vLLM's choice) or vLLM names (FLASH_ATTN = FA3 on Hopper, TRITON_ATTN, FLASHINFER) or FLASH_ATTN_2
 #                 (needs vllm/vllm_flash_attn/_vllm_fa2_C.abi3.so staged; skipped in one line otherwise)
-#   BUDGET_S      the whole call; a backend starts only with MIN_BACKEND_S left; what finished is kept
-#   PER_BACKEND_S cap per backend, engine start-up included (default 330: ~100-130 s start-up,
-#                 ~120-150 s profile, ~40-60 s burst)
-#   GRID=backend PASSES=3 MAX_PRIORITY= BURST_REPEATS=3   the profile's size
+#   BUDGET_S      the whole call. Each backend gets an equal share of what is left (at most
+#                 MAX_BACKEND_S=420), or TARGET_S=270 when the shares would drop below MIN_BACKEND_S=200
+#                 (then the last backends are skipped rather than all cut short); what finished is kept.
+#                 One backend takes ~100-140 s start-up (torch.compile + CUDA graphs) + the profile
+#                 (~100-150 s for the whole grid; the premise rows, priority 1, ~40 s) + the burst (~40 s):
+#                 two backends fit BUDGET_S=560 with part of the fitting grid, one fits a 420-s call whole.
+#   GRID=backend PASSES=3 MAX_PRIORITY= BURST_REPEATS=2   the profile's size
 #   COMPILE=default (vLLM's torch.compile + CUDA graphs, as the H100 profile) | decode_graphs
 #   GPU=h200      the results folder name;  REHEARSAL=1: the same flow on CPU (tiny-llama, vLLM CPU build)
 set -u
 BACKENDS=${BACKENDS:-"FLASH_ATTN TRITON_ATTN FLASH_ATTN_2"}
 BUDGET_S=${BUDGET_S:-560}
-PER_BACKEND_S=${PER_BACKEND_S:-330}
+MAX_BACKEND_S=${MAX_BACKEND_S:-420}
 MIN_BACKEND_S=${MIN_BACKEND_S:-200}
+TARGET_S=${TARGET_S:-270}
 GRID=${GRID:-backend}
 PASSES=${PASSES:-3}
-BURST_REPEATS=${BURST_REPEATS:-3}
+BURST_REPEATS=${BURST_REPEATS:-2}
 OUT=${OUT:-/tmp/l4out}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
@@ -35,7 +39,7 @@ if [ "${REHEARSAL:-0}" = 1 ]; then
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 else
   PY=python3; MODEL=l4bench/models/llama-3.1-8b; GPU=${GPU:-h200}
-  FLAGS=(--burst-reserve-s 60)
+  FLAGS=(--burst-reserve-s 45)
   if ! PYTHONPATH=/tmp/site python3 -c "import vllm" 2>/dev/null; then
     source /tmp/gpu-stage/install.sh || { echo "vLLM not staged: /tmp/gpu-stage/install.sh failed"; exit 1; }
   fi
@@ -67,15 +71,20 @@ has_fa2() {
 sys.exit(0 if (p.Path(s.origin).parent / 'vllm_flash_attn' / '_vllm_fa2_C.abi3.so').exists() else 1)"
 }
 
-for B in $BACKENDS; do
+read -r -a TODO <<< "$BACKENDS"
+for k in "${!TODO[@]}"; do
+  B=${TODO[$k]}
   left=$((BUDGET_S - SECONDS - 15))
   if [ $left -lt $MIN_BACKEND_S ]; then echo "== $B: skipped, ${left}s left (< MIN_BACKEND_S=$MIN_BACKEND_S)"; continue; fi
+  share=$((left / (${#TODO[@]} - k)))
+  [ $share -lt $MIN_BACKEND_S ] && share=$TARGET_S
+  [ $share -gt $MAX_BACKEND_S ] && share=$MAX_BACKEND_S
   if [ "$B" = FLASH_ATTN_2 ] && ! has_fa2; then
     echo "== $B: skipped, FlashAttention 2 extension not staged (stage_engine.py --keep vllm/vllm_flash_attn/_vllm_fa2_C.abi3.so)"
     continue
   fi
   gpu_free || { echo "== $B: skipped, GPU not free"; continue; }
-  tb=$(( left < PER_BACKEND_S ? left : PER_BACKEND_S ))
+  tb=$(( left < share ? left : share ))
   dir=$ROOT/$B; mkdir -p "$dir"
   ab=(--attention-backend "$B"); [ "$B" = default ] && ab=()   # default: vLLM's own choice
   echo "== $B: budget ${tb}s at ${SECONDS}s -> $dir"
