@@ -40,7 +40,7 @@ if [ "${REHEARSAL:-0}" = 1 ]; then
 else
   PY=python3; MODEL=l4bench/models/llama-3.1-8b; GPU=${GPU:-h200}
   FLAGS=(--burst-reserve-s 45)
-  if ! PYTHONPATH=/tmp/site python3 -c "import vllm" 2>/dev/null; then
+  if [ ! -d /tmp/site/vllm ]; then   # not staged yet in this machine
     source /tmp/gpu-stage/install.sh || { echo "vLLM not staged: /tmp/gpu-stage/install.sh failed"; exit 1; }
   fi
   export PYTHONPATH=$PWD:/tmp/site VLLM_USE_FLASHINFER_SAMPLER=0
@@ -52,7 +52,7 @@ fi
 [ -n "${MAX_PRIORITY:-}" ] && FLAGS+=(--max-priority "$MAX_PRIORITY")
 ROOT=$OUT/profiles/$GPU/$(basename $MODEL)
 mkdir -p "$ROOT"
-echo "vllm $($PY -c 'import vllm; print(vllm.__version__)' 2>/dev/null) at ${SECONDS}s; backends: $BACKENDS"
+echo "backends: $BACKENDS; budget ${BUDGET_S}s; staged at ${SECONDS}s"
 
 gpu_free() {  # wait until the GPU holds < 2 GiB (the last engine's memory is back); 0 when it is
   [ "${REHEARSAL:-0}" = 1 ] && return 0
@@ -92,7 +92,7 @@ for k in "${!TODO[@]}"; do
     "${ab[@]}" --passes "$PASSES" --burst --burst-repeats "$BURST_REPEATS" --no-fit \
     --time-budget-s "$((tb - 10))" "${FLAGS[@]}" > "$dir/profile.log" 2>&1
   echo "   rc=$? at ${SECONDS}s"
-  grep -E "Error|error:|Traceback|\[burst\]|deadline|engine up" "$dir/profile.log" | grep -v "^DEBUG" | tail -8
+  grep -E "^(\[profile\] engine up|\[profile\] deadline|\[burst\]|Traceback|error:|[A-Za-z]+Error)" "$dir/profile.log" | tail -8
   "$PY" -m l4bench.profiling.summary "$dir"
 done
 gpu_free
