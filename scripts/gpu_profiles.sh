@@ -89,7 +89,7 @@ for k in "${!TODO[@]}"; do
   ab=(--attention-backend "$B"); [ "$B" = default ] && ab=()   # default: vLLM's own choice
   echo "== $B: budget ${tb}s at ${SECONDS}s -> $dir"
   timeout -k 10 $((tb + 20)) "$PY" -m l4bench.profiling --model-dir $MODEL --out "$dir" --grid "$GRID" \
-    "${ab[@]}" --passes "$PASSES" --burst --burst-repeats "$BURST_REPEATS" --no-fit \
+    ${ab[@]+"${ab[@]}"} --passes "$PASSES" --burst --burst-repeats "$BURST_REPEATS" --no-fit \
     --time-budget-s "$((tb - 10))" "${FLAGS[@]}" > "$dir/profile.log" 2>&1
   echo "   rc=$? at ${SECONDS}s"
   grep -E "^(\[profile\] engine up|\[profile\] deadline|\[burst\]|Traceback|error:|[A-Za-z]+Error)" "$dir/profile.log" | tail -8
