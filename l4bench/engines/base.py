@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from l4bench.errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True)
 class EngineLoad:
@@ -84,6 +86,17 @@ class EngineAdapter(ABC):
     def launch_env(self, base: dict[str, str]) -> dict[str, str]:
         """The environment for one server process (default: base unchanged)."""
         return dict(base)
+
+    def attention_flags(self, backend: str | None) -> dict[str, Any]:
+        """CLI flags that select attention backend `backend` (None: the engine's default)."""
+        if backend is not None:
+            raise ConfigError(f"engine.attention_backend: engine {self.name} has no attention backend flag; "
+                              "valid: null")
+        return {}
+
+    def selected_attention(self, log_text: str) -> dict[str, Any]:
+        """What a server log says about the attention backend it selected (None: it does not say)."""
+        return {"selected": None, "flash_attn_version": None, "label": None}
 
     @abstractmethod
     def completion_body(

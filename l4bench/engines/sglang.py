@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from l4bench.engines.attention import sglang_cli_flags, sglang_selected_from_log
 from l4bench.engines.base import EngineAdapter, EngineLoad, flag_args, parse_prometheus
 
 #: OpenAI-style request fields that SGLang takes inside sampling_params (renamed where needed).
@@ -51,6 +52,14 @@ class SglangEngine(EngineAdapter):
         for key in ("host", "port", "model-path", "model"):
             extra.pop(key, None)
         return cmd + flag_args(extra)
+
+    def attention_flags(self, backend: str | None) -> dict[str, Any]:
+        """--attention-backend NAME in SGLang's own names (triton, flashinfer, fa3, ...)."""
+        return sglang_cli_flags(backend)
+
+    def selected_attention(self, log_text: str) -> dict[str, Any]:
+        """The attention_backend SGLang prints in its server_args at start."""
+        return sglang_selected_from_log(log_text)
 
     def completion_body(
         self, prompt_token_ids: list[int], max_tokens: int, stream: bool, extra: dict[str, Any]

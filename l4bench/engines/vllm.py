@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from l4bench.engines.attention import vllm_cli_flags, vllm_selected_from_log
 from l4bench.engines.base import EngineAdapter, EngineLoad, flag_args, parse_prometheus
 
 
@@ -38,6 +39,14 @@ class VllmEngine(EngineAdapter):
         if "CUDA_VISIBLE_DEVICES" not in env:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         return env
+
+    def attention_flags(self, backend: str | None) -> dict[str, Any]:
+        """--attention-backend NAME (+ --attention-config '{"flash_attn_version": 2}' for FLASH_ATTN_2)."""
+        return vllm_cli_flags(backend)
+
+    def selected_attention(self, log_text: str) -> dict[str, Any]:
+        """The backend vLLM logged at start ("Using ... backend", "Using FlashAttention version N")."""
+        return vllm_selected_from_log(log_text)
 
     def completion_body(
         self, prompt_token_ids: list[int], max_tokens: int, stream: bool, extra: dict[str, Any]

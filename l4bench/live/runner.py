@@ -66,6 +66,8 @@ class LiveRunner:
         router_python: python that runs external routers (default: python).
         model_path: what the engine loads (HF id / checkpoint dir for real weights); default: the
             architecture-only model dir, for load-format dummy.
+        attention_backend: the engine's attention backend (vLLM: FLASH_ATTN, TRITON_ATTN, FLASH_ATTN_2,
+            ...; SGLang: triton, flashinfer, ...); null: its default. Recorded with what it selected.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class LiveRunner:
         log_dir: str | None = None,
         router_python: str | None = None,
         model_path: str | None = None,
+        attention_backend: str | None = None,
         perf: Any = None,
         rng: np.random.Generator | None = None,
     ):
@@ -110,6 +113,8 @@ class LiveRunner:
         self.launcher_kind = launcher
         self.urls = list(urls or [])
         self.engine_args = dict(engine_args or {})
+        self.attention_backend = attention_backend
+        self.adapter.attention_flags(attention_backend)  # a bad name fails before anything starts
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.devices = devices
         self.device_env_var = device_env_var
@@ -140,6 +145,7 @@ class LiveRunner:
             "max-model-len": self.cluster.max_model_len,
             "max-num-seqs": self.cluster.max_num_seqs,
             "max-num-batched-tokens": self.cluster.max_num_batched_tokens,
+            **self.adapter.attention_flags(self.attention_backend),
             **self.engine_args,
         }
         env = self.adapter.launch_env(self.env)
@@ -187,9 +193,22 @@ class LiveRunner:
                 "engine_version": engine_version(self.adapter.name, self.python, self._endpoints[0].url),
                 "instance_urls": [e.url for e in self._endpoints],
                 "startup_s": round(time.monotonic() - t0, 1),
+                "attention_backend": {"requested": self.attention_backend, **self._selected_attention()},
             }
             log.info("live cluster up: %s", self._facts)
         return self._endpoints
+
+    def _selected_attention(self) -> dict[str, Any]:
+        """The backend the instances' logs say they selected (read from log_dir; attached: unknown)."""
+        logs = sorted(self.log_dir.glob("instance-*.log")) if self.launcher_kind != "attach" else []
+        seen = [self.adapter.selected_attention(p.read_text(errors="replace")) for p in logs]
+        found = [s for s in seen if s.get("selected")]
+        if not found:
+            return {"selected": None, "flash_attn_version": None, "label": None,
+                    "source": "attached: not visible" if self.launcher_kind == "attach" else "not in the logs"}
+        labels = sorted({str(s["label"]) for s in found})
+        return {**found[0], "label": labels[0] if len(labels) == 1 else ",".join(labels),
+                "source": f"{len(found)} instance logs"}
 
     def close(self) -> None:
         """Tear the cluster down (idempotent)."""

@@ -30,6 +30,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--engine-kwargs", type=json.loads, default=None, help='extra vllm.LLM kwargs as JSON')
     ap.add_argument("--no-fit", dest="fit", action="store_false")
     ap.add_argument("--holdout-fraction", type=float, default=0.2)
+    ap.add_argument("--attention-backend", default=None,
+                    help="vLLM backend: FLASH_ATTN, TRITON_ATTN, FLASHINFER, FLASH_ATTN_2, ... (default: vLLM's)")
+    ap.add_argument("--passes", type=int, default=3, help="shuffled passes; every composition is measured in each")
+    ap.add_argument("--max-priority", type=int, default=None, help="only compositions of priority <= this")
+    ap.add_argument("--burst", action="store_true", help="then run the burst experiment (burst.json)")
+    ap.add_argument("--burst-repeats", type=int, default=3)
+    ap.add_argument("--burst-output-tokens", type=int, default=256)
+    ap.add_argument("--burst-scale", type=int, default=1, help="divide the burst's prompt lengths by this")
+    ap.add_argument("--burst-reserve-s", type=float, default=60.0, help="time kept for the burst within the budget")
     return ap.parse_args(argv)
 
 

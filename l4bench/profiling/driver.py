@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from l4bench.engines.attention import backend_label
 from l4bench.perf.base import BatchShape
 from l4bench.profiling.grid import Composition
 from l4bench.profiling.prompts import chunk_prompt, decode_slots, slot_tokens
-from l4bench.profiling.shape import ScheduledSeq, batch_shape
+from l4bench.profiling.shape import ScheduledSeq, batch_shape, longest_decode_position
 
 MAX_SETUP_STEPS = 20_000
 
@@ -29,6 +30,21 @@ class StepSample:
     core_step_s: float
     engine_step_s: float
     shape: BatchShape
+    max_position: float = float("nan")  # where the longest decode sits in the scheduler's order: 0 first, 1 last
+
+
+def _attention_of_worker(worker: Any) -> tuple[list[str], list[int | None]]:
+    """(backend name, FlashAttention version) of every attention layer of one vLLM worker."""
+    layers = worker.vllm_config.compilation_config.static_forward_context
+    names, versions = [], []
+    for layer in layers.values():
+        backend = getattr(layer, "attn_backend", None)
+        if backend is None:
+            continue
+        names.append(str(backend.get_name()))
+        version = getattr(getattr(layer, "impl", None), "vllm_flash_attn_version", None)
+        versions.append(int(version) if version is not None else None)
+    return names, versions
 
 
 class VllmStepDriver:
@@ -46,6 +62,7 @@ class VllmStepDriver:
         self._last_sched: Any = None
         self._last_core_s = float("nan")
         self._installed = False
+        self.last_outputs: list[Any] = []
 
     @classmethod
     def start(cls, model_dir: Path, engine_kwargs: dict[str, Any], vocab_size: int, seed: int = 0) -> VllmStepDriver:
@@ -94,20 +111,33 @@ class VllmStepDriver:
         prior = {rid: (int(r.num_computed_tokens), int(r.num_prompt_tokens)) for rid, r in requests.items()}
         self._last_sched, self._last_core_s = None, float("nan")
         t0 = time.perf_counter()
-        self.engine.step()
+        self.last_outputs = self.engine.step()
         engine_s = time.perf_counter() - t0
-        return StepSample(self._last_core_s, engine_s, self._shape(self._last_sched, prior))
+        seqs = self._seqs(self._last_sched, prior)
+        return StepSample(self._last_core_s, engine_s, batch_shape(seqs), longest_decode_position(seqs))
 
     @staticmethod
-    def _shape(sched: Any, prior: dict[str, tuple[int, int]]) -> BatchShape:
+    def _seqs(sched: Any, prior: dict[str, tuple[int, int]]) -> list[ScheduledSeq]:
         if sched is None:
-            return BatchShape()
+            return []
         new_prior = {d.req_id: int(d.num_computed_tokens) for d in sched.scheduled_new_reqs}
         seqs = []
         for rid, num in sched.num_scheduled_tokens.items():
             computed, prompt = prior.get(rid, (0, 0))
             seqs.append(ScheduledSeq(new_prior.get(rid, computed), int(num), prompt))
-        return batch_shape(seqs)
+        return seqs
+
+    def selected_attention(self) -> dict[str, Any]:
+        """The attention backend (and FlashAttention version) the model's attention layers really use."""
+        try:
+            found = self.llm.collective_rpc(_attention_of_worker)
+        except Exception as err:  # noqa: BLE001 - recording must never kill a profile
+            return {"selected": None, "flash_attn_version": None, "label": None, "error": repr(err)[:200]}
+        names, versions = found[0] if found else ([], [])
+        selected = names[0] if len(set(names)) == 1 else (",".join(sorted(set(names))) or None)
+        version = versions[0] if len(set(versions)) == 1 else None
+        return {"selected": selected, "flash_attn_version": version, "label": backend_label(selected, version),
+                "num_layers": len(names)}
 
     def add(self, prompt_ids: list[int], max_tokens: int) -> str:
         """Queue one token-id request that ignores EOS; returns its id."""

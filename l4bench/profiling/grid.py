@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from l4bench.errors import ConfigError
 
-GRID_NAMES = ("full", "smoke")
+GRID_NAMES = ("full", "smoke", "backend", "backend_smoke")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,12 @@ class Composition:
         decode_groups: ((context_tokens, count), ...) of the steady decode batch.
         chunk_tokens: new prompt tokens of the prefill chunk beside the decodes (0 = none).
         chunk_prior_tokens: cached tokens before that chunk (its request's prefix).
+        priority: 1 = measured first (the premise), 2 = the fitting grid, 3 = while time remains.
+        homogeneous: name of the composition with the same batch size and total tokens but one
+            context length (what a mixed row is compared with); "" when there is none.
+
+    The decode requests are added in decode_groups order, and vLLM keeps that order in its batch:
+    ((long, 1), (short, 63)) puts the long sequence first, ((short, 63), (long, 1)) last.
     """
 
     name: str
@@ -35,6 +41,14 @@ class Composition:
     decode_groups: tuple[tuple[int, int], ...] = ()
     chunk_tokens: int = 0
     chunk_prior_tokens: int = 0
+    priority: int = 1
+    homogeneous: str = ""
+
+    @property
+    def is_long_first(self) -> bool:
+        """Whether the longest context is added (and batched) before the others."""
+        ctxs = [ctx for ctx, _ in self.decode_groups]
+        return len(set(ctxs)) > 1 and ctxs[0] == max(ctxs)
 
     @property
     def num_decodes(self) -> int:
@@ -139,14 +153,22 @@ def fit_grid(
 
 def build_grid(
     name: str, kv_capacity_tokens: int, max_model_len: int, max_num_batched_tokens: int,
-    max_compositions: int | None = None,
+    max_compositions: int | None = None, max_priority: int | None = None,
 ) -> list[Composition]:
-    """The named grid ("full" or "smoke"), filtered to what the engine can hold."""
+    """The named grid, filtered to what the engine can hold, to priority <= max_priority, then cut."""
+    from l4bench.profiling.grid_backend import backend_grid, backend_smoke_grid
+
     if name == "full":
         comps = full_grid()
     elif name == "smoke":
         comps = smoke_grid()
+    elif name == "backend":
+        comps = backend_grid()
+    elif name == "backend_smoke":
+        comps = backend_smoke_grid()
     else:
         raise ConfigError(f"profile.grid: unknown grid {name!r}; valid: {', '.join(GRID_NAMES)}")
     comps = fit_grid(comps, kv_capacity_tokens, max_model_len, max_num_batched_tokens)
+    if max_priority is not None:
+        comps = [c for c in comps if c.priority <= max_priority]
     return comps[:max_compositions] if max_compositions else comps

@@ -6,29 +6,23 @@ Rows are appended as they are measured, so a run stopped by its time budget (or 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from l4bench.engines.attention import vllm_backend_config, vllm_llm_kwargs
 from l4bench.errors import ConfigError
-from l4bench.profiling.driver import StepSample, VllmStepDriver
-from l4bench.profiling.grid import Composition, build_grid
-from l4bench.profiling.shape import shape_matches
+from l4bench.profiling.driver import VllmStepDriver
+from l4bench.profiling.grid import build_grid
+from l4bench.profiling.grid_backend import prompt_union_tokens
+from l4bench.profiling.passes import CSV_FIELDS, SHAPE_FIELDS, PassPlan, profile_row, run_passes
 
-SHAPE_FIELDS = ("num_prefill_tokens", "num_prefill_seqs", "prefill_attention_tokens", "num_decodes",
-                "decode_context_sum", "decode_context_max", "decode_context_min")
-CSV_FIELDS = ("name", "group", "req_num_decodes", "req_decode_context_sum", "req_chunk_tokens",
-              "req_chunk_prior_tokens", *SHAPE_FIELDS, "step_time_s", "step_time_min_s", "step_time_max_s",
-              "engine_step_time_s", "num_samples", "is_exact", "wall_s")
-
+__all__ = ["CSV_FIELDS", "SHAPE_FIELDS", "profile_row", "run_profile", "read_model_config", "engine_meta"]
 
 def read_model_config(model_dir: Path) -> dict[str, Any]:
     """The model folder's config.json (architecture facts only; weights are dummy)."""
@@ -36,25 +30,6 @@ def read_model_config(model_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"profile.model_dir: no config.json in {model_dir}; valid: a folder with a HF config.json")
     return dict(json.loads(path.read_text()))
-
-
-def profile_row(comp: Composition, samples: list[StepSample], wall_s: float) -> dict[str, Any]:
-    """One CSV row: the requested composition, the middle step's shape, the step-time statistics."""
-    times = [s.core_step_s for s in samples]
-    middle = samples[len(samples) // 2].shape
-    row: dict[str, Any] = {
-        "name": comp.name, "group": comp.group, "req_num_decodes": comp.num_decodes,
-        "req_decode_context_sum": comp.decode_context_sum, "req_chunk_tokens": comp.chunk_tokens,
-        "req_chunk_prior_tokens": comp.chunk_prior_tokens,
-    }
-    row.update({k: v for k, v in asdict(middle).items() if k in SHAPE_FIELDS})
-    row.update({
-        "step_time_s": statistics.median(times), "step_time_min_s": min(times), "step_time_max_s": max(times),
-        "engine_step_time_s": statistics.median(s.engine_step_s for s in samples), "num_samples": len(samples),
-        "is_exact": all(shape_matches(s.shape, comp.num_decodes, comp.chunk_tokens) for s in samples),
-        "wall_s": round(wall_s, 3),
-    })
-    return row
 
 
 def engine_meta(driver: VllmStepDriver, engine_kwargs: dict[str, Any], startup_s: float) -> dict[str, Any]:
@@ -91,13 +66,6 @@ def _nvidia_smi() -> str | None:
     return out.stdout.strip() or None
 
 
-def _measure(driver: VllmStepDriver, comp: Composition, warmup_steps: int, measure_steps: int,
-             chunk_samples: int) -> list[StepSample]:
-    if comp.chunk_tokens:
-        return driver.measure_chunk(comp, warmup_steps, chunk_samples)
-    return driver.measure_decode(comp, warmup_steps, measure_steps)
-
-
 def run_profile(
     out_dir: Path,
     model_dir: Path,
@@ -116,70 +84,96 @@ def run_profile(
     engine_kwargs: dict[str, Any] | None = None,
     fit: bool = True,
     holdout_fraction: float = 0.2,
+    attention_backend: str | None = None,
+    passes: int = 3,
+    max_priority: int | None = None,
+    burst: bool = False,
+    burst_repeats: int = 3,
+    burst_output_tokens: int = 256,
+    burst_scale: int = 1,
+    burst_reserve_s: float = 60.0,
 ) -> Path:
     """Start vLLM on `model_dir` (dummy weights), time every composition of `grid`, write the profile.
 
     Args:
         time_budget_s: stop measuring once this many seconds have passed since the call (start-up
-            included); the rows measured so far are kept.
+            included); the rows measured so far are kept. With burst on, the profile stops
+            burst_reserve_s earlier so the burst fits too.
         engine_kwargs: extra vllm.LLM keyword arguments (e.g. {"dtype": "float32"}).
         fit: also fit the performance model (fit.json, fit_report.md) when scipy is available.
+        attention_backend: vLLM backend name (FLASH_ATTN, TRITON_ATTN, FLASH_ATTN_2, ...); None = default.
+        passes: shuffled passes over every priority level (each composition measured in each).
+        max_priority: measure only compositions of priority <= this (None: all).
+        burst: afterwards, run the burst experiment (burst.py) in the same engine -> burst.json.
+        burst_scale: divide the burst's prompt lengths by this (small engines, CPU rehearsals).
     Returns the output folder.
     """
     t_start = time.perf_counter()
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     hf = read_model_config(model_dir)
+    vllm_backend_config(attention_backend)  # a bad name fails here, before the engine starts
     kwargs: dict[str, Any] = {
         "gpu_memory_utilization": gpu_memory_utilization, "max_num_batched_tokens": max_num_batched_tokens,
         "max_num_seqs": max_num_seqs, "enforce_eager": enforce_eager, "enable_prefix_caching": True,
-        "async_scheduling": False, **(engine_kwargs or {}),
+        "async_scheduling": False, **vllm_llm_kwargs(attention_backend), **(engine_kwargs or {}),
     }
     if max_model_len:
         kwargs["max_model_len"] = max_model_len
     driver = VllmStepDriver.start(model_dir, kwargs, int(hf["vocab_size"]), seed)
     meta = engine_meta(driver, kwargs, time.perf_counter() - t_start)
     comps = build_grid(grid, meta["kv_capacity_tokens"], driver.max_model_len, max_num_batched_tokens,
-                       max_compositions)
+                       max_compositions, max_priority)
     meta.update({"model": model_dir.name, "model_config": hf, "grid": grid, "num_planned": len(comps),
                  "warmup_steps": warmup_steps, "measure_steps": measure_steps, "chunk_samples": chunk_samples,
-                 "timing": "median wall time of EngineCore.step (schedule + forward + sample + update)"})
+                 "passes": passes, "max_priority": max_priority, "prompt_union_tokens": prompt_union_tokens(comps),
+                 "attention_backend": {"requested": attention_backend, **driver.selected_attention()},
+                 "timing": "median wall time of EngineCore.step (schedule + forward + sample + update) over "
+                           "every step of every pass; CI: Student t over the pass medians"})
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    _write_meta(out_dir, meta)
     print(f"[profile] engine up in {meta['startup_s']} s; kv {meta['kv_capacity_tokens']} tokens; "
-          f"{len(comps)} compositions", flush=True)
-    num_done, stopped = _run_grid(driver, comps, out_dir / "profile.csv", t_start, time_budget_s,
-                                  (warmup_steps, measure_steps, chunk_samples))
+          f"attention {meta['attention_backend']}; {len(comps)} compositions x {passes} passes", flush=True)
+    deadline = None if time_budget_s is None else t_start + time_budget_s - (burst_reserve_s if burst else 0.0)
+    plan = PassPlan(passes, warmup_steps, measure_steps, chunk_samples, seed, deadline, attention_backend)
+    num_done, stopped = run_passes(driver, comps, out_dir, plan)
     meta.update({"num_measured": num_done, "stopped_by_budget": stopped,
                  "elapsed_s": round(time.perf_counter() - t_start, 1)})
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    _write_meta(out_dir, meta)
+    if burst:
+        _run_burst(driver, out_dir, meta, (burst_repeats, burst_output_tokens, burst_scale), seed,
+                   None if time_budget_s is None else t_start + time_budget_s)
     if fit:
         _fit_if_possible(out_dir, holdout_fraction, seed)
     return out_dir
 
 
-def _run_grid(driver: VllmStepDriver, comps: list[Composition], csv_path: Path, t_start: float,
-              time_budget_s: float | None, steps: tuple[int, int, int]) -> tuple[int, bool]:
-    num_done = 0
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for comp in comps:
-            if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
-                print(f"[profile] time budget reached; {len(comps) - num_done} compositions skipped", flush=True)
-                return num_done, True
-            t0 = time.perf_counter()
-            try:
-                samples = _measure(driver, comp, *steps)
-            except RuntimeError as err:  # one bad composition must not lose the others
-                print(f"[profile] {comp.name}: {err}", flush=True)
-                continue
-            row = profile_row(comp, samples, time.perf_counter() - t0)
-            writer.writerow(row)
-            fh.flush()
-            num_done += 1
-            print(f"[profile] {comp.name}: {row['step_time_s'] * 1e3:.2f} ms "
-                  f"(exact={row['is_exact']}, {row['wall_s']:.1f} s)", flush=True)
-    return num_done, False
+def _write_meta(out_dir: Path, meta: dict[str, Any]) -> None:
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def _run_burst(driver: VllmStepDriver, out_dir: Path, meta: dict[str, Any], spec: tuple[int, int, int], seed: int,
+               deadline: float | None) -> None:
+    from l4bench.profiling.burst import default_configs, run_burst
+
+    repeats, output_tokens, scale = spec
+    t0 = time.perf_counter()
+    try:
+        result = run_burst(driver, default_configs(output_tokens, scale), repeats, seed, deadline)
+    except RuntimeError as err:  # the profile is written already; say what failed in one line
+        print(f"[burst] failed: {err}", flush=True)
+        meta["burst"] = {"error": str(err)[:300]}
+        _write_meta(out_dir, meta)
+        return
+    keys = ("vllm_version", "torch_version", "gpu_name", "model", "attention_backend", "engine_kwargs",
+            "cudagraph_mode", "kv_capacity_tokens", "date_utc")
+    result = {"experiment": "burst", "repeats": repeats, "scale": scale, "seed": seed,
+              "engine": {k: meta.get(k) for k in keys}, "elapsed_s": round(time.perf_counter() - t0, 1),
+              "timing": "token time = wall clock when the in-process engine step that produced it returned",
+              **result}
+    (out_dir / "burst.json").write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    meta["burst"] = {"elapsed_s": result["elapsed_s"], "comparison": result["comparison"]}
+    _write_meta(out_dir, meta)
+    print(f"[burst] {result['comparison']} in {result['elapsed_s']} s", flush=True)
 
 
 def _fit_if_possible(out_dir: Path, holdout_fraction: float, seed: int) -> None:

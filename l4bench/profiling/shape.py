@@ -41,3 +41,14 @@ def shape_matches(shape: BatchShape, num_decodes: int, chunk_tokens: int) -> boo
     want_seqs = 1 if chunk_tokens else 0
     return (shape.num_decodes == num_decodes and shape.num_prefill_tokens == chunk_tokens
             and shape.num_prefill_seqs == want_seqs)
+
+
+def longest_decode_position(seqs: list[ScheduledSeq]) -> float:
+    """Where the longest decode sits among the step's decodes, in scheduling order: 0 first, 1 last.
+
+    NaN unless the batch has a long sequence (longest > 2 x shortest): among equal ones it means nothing.
+    """
+    ctx = [s.prior_tokens + s.num_tokens for s in seqs if s.is_decode]
+    if len(ctx) < 2 or max(ctx) <= 2 * min(ctx):
+        return float("nan")
+    return ctx.index(max(ctx)) / (len(ctx) - 1)

@@ -1,7 +1,14 @@
 """Workloads (traces, length tables, LongBench, synthetic) -> Requests; arrival processes."""
 
-from l4bench.workloads.arrivals import ConstantArrivals, GammaArrivals, PoissonArrivals, TraceArrivals
+from l4bench.workloads.arrivals import (
+    BurstArrivals,
+    ConstantArrivals,
+    GammaArrivals,
+    PoissonArrivals,
+    TraceArrivals,
+)
 from l4bench.workloads.base import Workload
+from l4bench.workloads.burst import BurstWorkload
 from l4bench.workloads.data import KNOWN_FILES, resolve_data_file
 from l4bench.workloads.longbench import LongBenchWorkload
 from l4bench.workloads.synthetic import (
@@ -20,6 +27,8 @@ from l4bench.workloads.traces import (
 __all__ = [
     "KNOWN_FILES",
     "AzureTraceWorkload",
+    "BurstArrivals",
+    "BurstWorkload",
     "ConstantArrivals",
     "GammaArrivals",
     "LengthTableWorkload",

@@ -120,3 +120,15 @@ class ConstantArrivals(_Arrivals):
 
     def _times(self, requests: list[Request], rng: np.random.Generator) -> np.ndarray:
         return np.arange(len(requests), dtype=np.float64) / self.rate
+
+
+class BurstArrivals(_Arrivals):
+    """Every request at t = 0, in the workload's order (the burst experiments)."""
+
+    name = "burst"
+
+    def __init__(self, max_duration_s: float | None = None):
+        super().__init__(max_duration_s)
+
+    def _times(self, requests: list[Request], rng: np.random.Generator) -> np.ndarray:
+        return np.zeros(len(requests), dtype=np.float64)

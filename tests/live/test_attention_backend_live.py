@@ -1,0 +1,55 @@
+"""engine.attention_backend on live clusters: the flags each engine gets, bad names, what is recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from l4bench.engines.sglang import SglangEngine
+from l4bench.engines.vllm import VllmEngine
+from l4bench.errors import ConfigError
+from l4bench.live.runner import LiveRunner
+from l4bench.types import ClusterSpec
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "l4bench" / "models" / "tiny-llama"
+CLUSTER = ClusterSpec(num_instances=2, max_model_len=8192, kv_capacity_tokens=100_000)
+
+
+def _argv(runner: LiveRunner) -> list[str]:
+    launcher = runner._make_launcher()
+    return launcher.spec.command(0, 8100)  # type: ignore[attr-defined]
+
+
+def test_vllm_servers_get_the_backend_flags(tmp_path: Path) -> None:
+    runner = LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine(), attention_backend="FLASH_ATTN_2")
+    argv = _argv(runner)
+    i = argv.index("--attention-backend")
+    assert argv[i + 1] == "FLASH_ATTN"
+    assert argv[argv.index("--attention-config") + 1] == '{"flash_attn_version": 2}'
+    default = _argv(LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine()))
+    assert "--attention-backend" not in default and "--attention-config" not in default
+
+
+def test_sglang_servers_get_their_own_names(tmp_path: Path) -> None:
+    argv = _argv(LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, SglangEngine(), attention_backend="triton"))
+    assert argv[argv.index("--attention-backend") + 1] == "triton"
+
+
+def test_bad_backend_fails_before_anything_starts(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="engine.attention_backend"):
+        LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine(), attention_backend="FA9")
+
+
+def test_selected_backend_is_read_from_the_instance_logs(tmp_path: Path) -> None:
+    runner = LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine(), attention_backend="TRITON_ATTN")
+    runner.log_dir.mkdir(parents=True)
+    assert runner._selected_attention()["source"] == "not in the logs"
+    for i in range(2):
+        (runner.log_dir / f"instance-{i}.log").write_text(
+            "INFO [cuda.py:416] Using AttentionBackendEnum.TRITON_ATTN backend.\n")
+    found = runner._selected_attention()
+    assert found["selected"] == "TRITON_ATTN" and found["source"] == "2 instance logs"
+    attached = LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine(), launcher="attach", urls=["u", "v"],
+                          attention_backend="FLASH_ATTN")
+    assert attached._selected_attention()["selected"] is None
