@@ -131,19 +131,22 @@ def run(args: argparse.Namespace, comps: list, shape: Any, backends: list[str]) 
                       tolerance=args.tolerance, seed=args.seed, budget_s=args.budget_s)
     print(f"[kernels] {prov['gpu_name']}, vLLM {prov['vllm_version']}, flashinfer {prov['flashinfer_version']}; "
           f"{len(comps)} compositions x {len(backends)} backends -> {out}", flush=True)
-    results = run_all(cfg, comps, check_grid(), "cuda", make_backend, EventTimer(cfg.sleep_cycles))
-    rows = report.build_rows(results, comps, args.seed)
-    report.write_csv(rows, out / "kernels.csv")
     config = {k: v for k, v in asdict(cfg).items() if k != "shape"} | {"shape": asdict(shape),
               "sizes": args.sizes, "long_tokens": args.long_tokens, "num_few": args.num_few,
               "model_config": str(args.model_config), "kv_block_order": "shuffled distinct blocks of one pool"}
-    meta = {"provenance": prov, "config": config, "wall_s": round(time.monotonic() - t0, 1),
-            "compositions": {c.name: list(c.seq_lens) for c in comps + check_grid()},
-            "backends": {r.name: {"status": r.status, "error": r.error, "settings": r.settings, "check": r.check,
-                                  "setup_s": round(r.setup_s, 1)} for r in results}}
-    report.write_json(meta, out / "kernels.json")
-    readme = report.write_readme(out)
-    print(f"[kernels] wrote {out}/kernels.csv, kernels.json, {readme.name} in {meta['wall_s']}s", flush=True)
+
+    def write(results: list) -> None:  # after every backend, so a run cut short still leaves its tables
+        report.write_csv(report.build_rows(results, comps, args.seed), out / "kernels.csv")
+        meta = {"provenance": prov, "config": config, "wall_s": round(time.monotonic() - t0, 1),
+                "backends": {r.name: {"status": r.status, "error": r.error, "settings": r.settings,
+                                      "check": r.check, "paths": r.paths, "setup_s": round(r.setup_s, 1)}
+                             for r in results},
+                "compositions": {c.name: list(c.seq_lens) for c in comps + check_grid()}}
+        report.write_json(meta, out / "kernels.json")
+        report.write_readme(out)
+
+    run_all(cfg, comps, check_grid(), "cuda", make_backend, EventTimer(cfg.sleep_cycles), on_result=write)
+    print(f"[kernels] wrote {out}/kernels.csv, kernels.json, README.md in {time.monotonic() - t0:.0f}s", flush=True)
     return 0
 
 

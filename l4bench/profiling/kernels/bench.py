@@ -161,9 +161,9 @@ def prepare_batches(
 
 def run_all(
     cfg: BenchConfig, comps: Sequence[Composition], checks: Sequence[Composition], device: Any,
-    make: BackendFactory, timer: Any,
+    make: BackendFactory, timer: Any, on_result: Callable[[list[BackendResult]], None] | None = None,
 ) -> list[BackendResult]:
-    """Every backend in turn (progress printed per backend); past the budget the rest are skipped."""
+    """Every backend in turn (progress printed per backend, `on_result` after each); past the budget the rest skip."""
     start = time.monotonic()
     deadline = start + cfg.budget_s if cfg.budget_s else float("inf")
     batches, check_batches = prepare_batches(comps, checks, cfg.shape, device, cfg.seed)
@@ -176,6 +176,8 @@ def run_all(
             res = run_backend(name, make, cfg, batches, (check_batches, refs), timer, deadline)
         results.append(res)
         print(f"[kernels] {progress_line(res)} (t={time.monotonic() - start:.0f}s)", flush=True)
+        if on_result is not None:
+            on_result(results)
     return results
 
 
