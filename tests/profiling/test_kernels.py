@@ -217,3 +217,30 @@ def test_run_all_failure_is_one_line_and_others_run(capsys):
     assert len(lines) == 1
     rows = report.build_rows(results, comps)
     assert rows[0]["status"] == "failed" and sum(r["backend"] == "ref" for r in rows) == len(comps)
+
+
+def test_main_run_writes_tables_on_cpu(tmp_path: Path):
+    pytest.importorskip("torch")
+    from l4bench.profiling.kernels import __main__ as cli
+    from l4bench.profiling.kernels.bench import WallTimer
+
+    args = cli.parse_args(["--out", str(tmp_path), "--sizes", "6x8", "--long-tokens", "20", "--num-few", "2",
+                           "--passes", "2", "--launches", "2"])
+    comps = build_grid(parse_sizes(args.sizes), args.long_tokens, args.num_few)
+    assert cli.run(args, comps, _tiny(), ["ref", "broken"], device="cpu", timer=WallTimer(), make=_factory) == 0
+    rows = report.read_csv(tmp_path / "kernels.csv")
+    assert [r["status"] for r in rows].count("ok") == len(comps) and rows[-1]["backend"] == "broken"
+    meta = __import__("json").loads((tmp_path / "kernels.json").read_text())
+    assert meta["backends"]["broken"]["status"] == "failed" and meta["backends"]["ref"]["check"]["passed"]
+    assert meta["provenance"]["torch_version"] and meta["config"]["num_passes"] == 2
+    assert "| ref | b6_1long_first |" in (tmp_path / "README.md").read_text()
+
+
+def test_main_rejects_bad_options(capsys):
+    from l4bench.profiling.kernels.__main__ import main
+
+    assert main(["--sizes", "64"]) == 2
+    assert main(["--backends", "fa9"]) == 2  # without torch: 'needs torch'; with: unknown backend
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and all(line.startswith("error: ") for line in out)
+    assert "unknown ['fa9']" in out[1] or "needs torch" in out[1]

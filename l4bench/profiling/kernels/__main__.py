@@ -99,15 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         comps = build_grid(parse_sizes(args.sizes), args.long_tokens, args.num_few)
-        shape = shape_from_config(args.model_config, args.block_size)
         backends = [b for b in args.backends.split(",") if b]
+        try:
+            import torch
+        except ImportError:
+            raise ConfigError("the kernel benchmark needs torch (and a CUDA GPU)") from None
+        shape = shape_from_config(args.model_config, args.block_size)
         from l4bench.profiling.kernels.backends import BACKEND_NAMES
 
         unknown = sorted(set(backends) - set(BACKEND_NAMES))
         if unknown:
             raise ConfigError(f"--backends: unknown {unknown}; valid: {', '.join(BACKEND_NAMES)}")
-        import torch
-
         if not torch.cuda.is_available():
             raise ConfigError("the kernel benchmark needs a CUDA GPU (torch.cuda.is_available() is False)")
     except ConfigError as err:
@@ -116,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     return run(args, comps, shape, backends)
 
 
-def run(args: argparse.Namespace, comps: list, shape: Any, backends: list[str]) -> int:
-    """Measure, then write kernels.csv, kernels.json and README.md."""
+def run(
+    args: argparse.Namespace, comps: list, shape: Any, backends: list[str],
+    device: str = "cuda", timer: Any = None, make: Any = None,
+) -> int:
+    """Measure, then write kernels.csv, kernels.json and README.md (CUDA events and the real backends by default)."""
     from dataclasses import asdict
 
     from l4bench.profiling.kernels import report
@@ -145,7 +150,8 @@ def run(args: argparse.Namespace, comps: list, shape: Any, backends: list[str]) 
         report.write_json(meta, out / "kernels.json")
         report.write_readme(out)
 
-    run_all(cfg, comps, check_grid(), "cuda", make_backend, EventTimer(cfg.sleep_cycles), on_result=write)
+    timer = timer or EventTimer(cfg.sleep_cycles)
+    run_all(cfg, comps, check_grid(), device, make or make_backend, timer, on_result=write)
     print(f"[kernels] wrote {out}/kernels.csv, kernels.json, README.md in {time.monotonic() - t0:.0f}s", flush=True)
     return 0
 
