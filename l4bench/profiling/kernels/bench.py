@@ -183,8 +183,10 @@ def run_all(
 
 def progress_line(res: BackendResult) -> str:
     """One line per backend: status, check, setup time, how many compositions were timed."""
+    if res.status == "skipped":
+        return f"{res.name}: {res.error}"  # the message starts with 'skipped:'
     if res.status != "ok":
-        return f"{res.name}: {res.status}: {res.error}"
+        return f"{res.name}: failed: {res.error}"
     chk = res.check
     verdict = "pass" if chk.get("passed") else "FAIL"
     passes = min((len(v) for v in res.samples_us.values()), default=0)
