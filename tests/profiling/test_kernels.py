@@ -125,6 +125,7 @@ def test_rows_csv_and_readme(tmp_path: Path):
     assert len(back) == len(rows) and back[-1]["status"] == "failed"
     assert "| broken | failed |" in text and "no _vllm_fa2_C" in text
     assert text.count("| fake | b8_") == len(comps)
+    assert "## Mixed / homogeneous" in text and "| b8_1long_first | " in text
     assert f"{float(back[0]['median_us']):.1f}" in text  # numbers come from the CSV
 
 
