@@ -138,8 +138,12 @@ def commit_of(doc: dict[str, Any]) -> str:
     return commit + ("+dirty" if prov.get("git_dirty") is True else "")
 
 
+class MixedCommitsError(RuntimeError):
+    """Runs of different commits were about to be merged without --allow-mixed-commits."""
+
+
 def check_same_commit(docs: Iterable[tuple[str, dict[str, Any]]], allow_mixed: bool) -> str:
-    """One line on the commits of runs about to be merged; SystemExit when they differ and not allowed.
+    """One line on the commits of runs about to be merged; MixedCommitsError when they differ and not allowed.
 
     Args:
         docs: (where, summary.json document) pairs.
@@ -152,5 +156,5 @@ def check_same_commit(docs: Iterable[tuple[str, dict[str, Any]]], allow_mixed: b
         return f"runs of one commit: {next(iter(by_commit), UNKNOWN)}"
     parts = "; ".join(f"{c[:12]} ({len(w)} runs, e.g. {w[0]})" for c, w in sorted(by_commit.items()))
     if not allow_mixed:
-        raise SystemExit(f"refusing to merge runs of different commits: {parts}; pass --allow-mixed-commits to merge anyway")
+        raise MixedCommitsError(f"refusing to merge runs of different commits: {parts}; pass --allow-mixed-commits to merge anyway")
     return f"WARNING: merging runs of different commits (--allow-mixed-commits): {parts}"
