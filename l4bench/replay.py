@@ -229,17 +229,22 @@ class _Writer:
         self.light.append(df[_LIGHT_COLUMNS])
         if rep.index == 0:
             self.timelines[name] = result.timeline
-        self.refresh(final=False)
+        self.refresh(final=False, only=name)
         return entry
 
-    def refresh(self, final: bool) -> None:
-        """Recompute the headline entries (and, when final, the ratios and comparison.csv); write."""
+    def refresh(self, final: bool, only: str | None = None) -> None:
+        """Recompute the headline entries (only one scheduler's, if given; when final, also the
+        ratios and comparison.csv) and write summary.json."""
         from l4bench.metrics.repeats import aggregate, versus_best
         from l4bench.metrics.summary import comparison_frame
 
         reps = [r["schedulers"] for r in self.doc["per_repeat"]]
+        old = self.doc["schedulers"]
         names = [n for n in self.plan.schedulers if any(n in r for r in reps)]
-        self.doc["schedulers"] = {n: aggregate([r[n] for r in reps if n in r]) for n in names}
+        self.doc["schedulers"] = {
+            n: aggregate([r[n] for r in reps if n in r]) if only in (None, n) or n not in old else old[n]
+            for n in names
+        }
         if final and self.doc["schedulers"]:
             boot = {"num_resamples": self.plan.bootstrap_resamples,
                     "seeds": [r["bootstrap_seed"] for r in self.doc["per_repeat"]]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,11 @@ CONFIDENCE = 0.95
 #: Resamples per bootstrap; chunk size bounds memory (chunk x requests int32 counts).
 NUM_RESAMPLES = 1000
 _CHUNK = 128
+
+
+@lru_cache(maxsize=256)
+def _t_critical(confidence: float, dof: int) -> float:
+    return float(stats.t.ppf(0.5 + confidence / 2, dof))
 
 
 def t_interval(values: Any, confidence: float = CONFIDENCE) -> dict[str, Any]:
@@ -36,7 +42,7 @@ def t_interval(values: Any, confidence: float = CONFIDENCE) -> dict[str, Any]:
         out["note"] = f"{v.size} value(s): no interval"
         return out
     sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1)) * sd / math.sqrt(v.size)
+    half = _t_critical(confidence, int(v.size) - 1) * sd / math.sqrt(v.size)
     out.update(low=float(v.mean()) - half, high=float(v.mean()) + half, std=sd)
     return out
 
