@@ -105,7 +105,8 @@ def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Cal
     seed = int(cfg.seed)
     partial = make_partial(node, f"experiment.scheduler_overrides.{name}")  # bad keys fail before the run
 
-    def make() -> Any:
+    def make(seed: int = seed) -> Any:
+        """The scheduler, its rng seeded by the repeat's seed (repeat 0: cfg.seed)."""
         return call_accepted(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
 
     return make
@@ -121,6 +122,10 @@ def validate(cfg: Any) -> None:
         (0 < float(c.gpu_memory_utilization) <= 1, f"cluster.gpu_memory_utilization: must be in (0, 1], got {c.gpu_memory_utilization}"),
         (len(cfg.experiment.schedulers) > 0, "experiment.schedulers: empty; name at least one scheduler"),
         (cfg.experiment.task in ("replay", "profile"), f"experiment.task: unknown '{cfg.experiment.task}'; valid: replay, profile"),
+        (_is_whole(cfg.experiment.get("repeats", 1)) and int(cfg.experiment.get("repeats", 1)) >= 1,
+         f"experiment.repeats: {cfg.experiment.get('repeats')!r}; valid: a whole number >= 1"),
+        (_is_whole(cfg.metrics.get("bootstrap_resamples", 0)) and int(cfg.metrics.get("bootstrap_resamples", 0)) >= 0,
+         f"metrics.bootstrap_resamples: {cfg.metrics.get('bootstrap_resamples')!r}; valid: a whole number >= 0 (0: off)"),
     ]
     edges = list(cfg.length_buckets_tokens)
     checks.append((edges == sorted(edges) and len(edges) >= 2, "length_buckets_tokens: need >= 2 increasing edges"))
@@ -129,11 +134,16 @@ def validate(cfg: Any) -> None:
             raise ConfigError(msg)
 
 
+def _is_whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def run(cfg: Any) -> Path:
     """Run one experiment from a composed config; returns the path of summary.json."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
+    from l4bench.metrics.window import MeasurementWindow
     from l4bench.perf.base import GpuSpec, ModelSpec
     from l4bench.replay import ReplayPlan, replay_and_write
     from l4bench.types import ClusterSpec
@@ -161,12 +171,17 @@ def run(cfg: Any) -> Path:
         max_num_seqs=int(cfg.cluster.max_num_seqs),
         max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
     )
-    rng = np.random.default_rng(int(cfg.seed))
     workload = call_accepted(make_partial(cfg.workload, "workload"))
     arrival = call_accepted(make_partial(cfg.arrival, "arrival"))
-    requests = arrival.assign(workload.load(rng), rng)
-    if not requests:
-        raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
+
+    def make_requests(seed: int) -> list[Any]:
+        rng = np.random.default_rng(seed)
+        reqs: list[Any] = arrival.assign(workload.load(rng), rng)
+        if not reqs:
+            raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
+        return reqs
+
+    requests = make_requests(int(cfg.seed))
 
     engine_partial = make_partial(cfg.engine, "engine", drop_unknown=True)
 
@@ -177,9 +192,18 @@ def run(cfg: Any) -> Path:
             show_progress=bool(cfg.progress),
         )
 
+    is_sim = str(cfg.engine._target_).endswith("Simulator")
     plan = ReplayPlan(
         experiment=str(cfg.experiment.name),
         requests=requests,
+        seed=int(cfg.seed),
+        repeats=int(cfg.experiment.get("repeats", 1)),
+        make_requests=make_requests,
+        shuffle_order=_shuffle_order(cfg, is_sim),
+        window=MeasurementWindow(**{k: cfg.metrics[k] for k in WINDOW_KEYS if k in cfg.metrics}),
+        bootstrap_resamples=int(cfg.metrics.get("bootstrap_resamples", 0)),
+        provenance=provenance_hints(cfg, perf, gpu, is_sim),
+        show_progress=bool(cfg.progress),
         make_engine=make_engine,
         schedulers={n: build_scheduler_factory(cfg, n, cluster, perf) for n in cfg.experiment.schedulers},
         out_dir=out_dir,
@@ -201,6 +225,44 @@ def run(cfg: Any) -> Path:
         resolved_config=OmegaConf.to_yaml(cfg, resolve=True),
     )
     return replay_and_write(plan)
+
+
+#: The ``metrics:`` keys of the warm-up / cool-down exclusion (l4bench.metrics.window).
+WINDOW_KEYS = ("warmup_s", "cooldown_s", "warmup_requests", "cooldown_requests")
+
+
+def _shuffle_order(cfg: Any, is_sim: bool) -> bool:
+    """experiment.shuffle_schedulers, where null means: shuffle on live engines, not in the simulator."""
+    value = cfg.experiment.get("shuffle_schedulers")
+    if value is None:
+        return not is_sim
+    if not isinstance(value, bool):
+        raise ConfigError(f"experiment.shuffle_schedulers: {value!r}; valid: true, false, null (live only)")
+    return value
+
+
+def provenance_hints(cfg: Any, perf: Any, gpu: Any, is_sim: bool) -> dict[str, Any]:
+    """Engine name/version, attention backend and GPU for summary.json's provenance block."""
+    from l4bench import __version__
+    from l4bench.provenance import live_attention_backend, sim_attention_backend
+
+    eng = cfg.engine
+    configured = eng.get("attention_backend")
+    if is_sim:
+        return {
+            "engine": "simulator", "engine_version": f"l4bench {__version__}",
+            "attention_backend": str(configured) if configured else sim_attention_backend(perf),
+            "gpu": {"name": gpu.name, "driver": None, "simulated": True,
+                    "source": f"conf/gpu/{gpu.name}.yaml (simulated; perf model {perf.name})"},
+        }
+    adapter = str((eng.get("adapter") or {}).get("_target_", eng._target_)).rsplit(".", 1)[-1]
+    args = dict(eng.get("engine_args") or {})
+    env = dict(eng.get("env") or {})
+    return {
+        "engine": adapter, "engine_version": "unknown (set once the engine answers)",
+        "attention_backend": str(configured) if configured else live_attention_backend(args, env),
+        "gpu": None,  # nvidia-smi on this host
+    }
 
 
 def _hydra_entry() -> None:

@@ -1,28 +1,41 @@
-"""Replay one workload through one cluster, once per scheduler, and write the run's results.
+"""Replay one workload through one cluster: per repeat, once per scheduler; write the run's results.
 
 Config-free: the CLI builds the objects; this module only runs them and writes
-``requests.parquet``, ``summary.json``, ``comparison.csv``, ``timeline.json`` and ``figures/``.
-``summary.json`` is rewritten after every scheduler, so a crash loses at most the scheduler that
-was running.
+``requests.parquet`` (every request of every run, with ``repeat`` and ``is_measured`` columns),
+``summary.json``, ``comparison.csv``, ``timeline.json`` (repeat 0) and ``figures/``.
+``summary.json`` is rewritten after every run, so a crash loses at most the run in progress.
+
+Repeat r replays the requests drawn with ``repeat_seed(seed, r)`` (repeat 0: ``seed`` itself);
+every scheduler of a repeat gets the same requests (paired). Live engines run the schedulers of
+each repeat in a seeded shuffled order, recorded in ``per_repeat[r].scheduler_order``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import logging
 import platform
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from l4bench import __version__
+from l4bench.metrics.ci import NUM_RESAMPLES
 from l4bench.metrics.records import RunResult
+from l4bench.metrics.window import MeasurementWindow
 from l4bench.types import Request
 
 log = logging.getLogger("l4bench")
+
+_ORDER_STREAM, _BOOTSTRAP_STREAM = 1, 2  # sub-streams of a repeat's seed
+_LIGHT_COLUMNS = ["repeat", "scheduler", "request_id", "is_completed", "is_measured", "e2el_ms"]
 
 
 @dataclass
@@ -30,20 +43,49 @@ class ReplayPlan:
     """Everything one experiment run needs, as plain objects."""
 
     experiment: str
-    requests: list[Request]
+    requests: list[Request]  # repeat 0's requests
     make_engine: Callable[[], Any]  # -> object with run(requests, scheduler) -> RunResult
-    schedulers: dict[str, Callable[[], Any]]  # name -> zero-arg factory
+    schedulers: dict[str, Callable[..., Any]]  # name -> factory; called with seed= when it takes one
     out_dir: Path
     slo: dict[str, float | None]
     length_buckets_tokens: list[int]
     meta: dict[str, Any] = field(default_factory=dict)
     resolved_config: str = ""
+    seed: int = 0
+    repeats: int = 1
+    make_requests: Callable[[int], list[Request]] | None = None  # seed -> requests (repeats > 1)
+    shuffle_order: bool = False  # shuffle the scheduler order per repeat (live engines)
+    window: MeasurementWindow = field(default_factory=MeasurementWindow)
+    bootstrap_resamples: int = NUM_RESAMPLES
+    provenance: dict[str, Any] = field(default_factory=dict)  # engine, engine_version, attention_backend, gpu
+    show_progress: bool = False
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The arrival seed of a repeat: seed itself for repeat 0, else drawn from SeedSequence([seed, repeat])."""
+    if repeat == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(repeat)]).generate_state(1)[0])
+
+
+def scheduler_order(names: list[str], seed: int, shuffle: bool) -> list[str]:
+    """The order a repeat runs its schedulers in: as configured, or a permutation seeded by seed."""
+    if not shuffle:
+        return list(names)
+    perm = np.random.default_rng([int(seed), _ORDER_STREAM]).permutation(len(names))
+    return [names[i] for i in perm]
+
+
+def requests_sha256(requests: list[Request]) -> str:
+    """Digest of (id, arrival, prompt, output) of every request: equal digests = the same replay."""
+    h = hashlib.sha256()
+    for r in requests:
+        h.update(f"{r.request_id},{r.arrival_s:.9f},{r.prompt_tokens},{r.output_tokens};".encode())
+    return h.hexdigest()
 
 
 def _environment() -> dict[str, Any]:
     """Versions and machine facts recorded with every run."""
-    import numpy as np
-
     return {
         "l4bench": __version__,
         "python": platform.python_version(),
@@ -53,6 +95,19 @@ def _environment() -> dict[str, Any]:
         "hostname": platform.node(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _provenance(plan: ReplayPlan) -> dict[str, Any]:
+    from l4bench.provenance import collect
+
+    hints = plan.provenance
+    return collect(
+        plan.resolved_config,
+        engine=str(hints.get("engine", plan.meta.get("engine", "unknown"))),
+        engine_version=str(hints.get("engine_version", "unknown")),
+        attention_backend=str(hints.get("attention_backend", "unknown")),
+        gpu=hints.get("gpu"),
+    )
 
 
 def _title(meta: dict[str, Any]) -> str:
@@ -66,10 +121,48 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
-def _run_one(engine: Any, name: str, plan: ReplayPlan) -> RunResult:
-    scheduler = plan.schedulers[name]()
+def _make_scheduler(factory: Callable[..., Any], seed: int) -> Any:
+    """Call a scheduler factory, passing the repeat's seed when the factory takes one."""
+    try:
+        takes_seed = "seed" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        takes_seed = False
+    return factory(seed=seed) if takes_seed else factory()
+
+
+@dataclass
+class _Repeat:
+    """One repeat's requests and the facts every scheduler run of it shares."""
+
+    index: int
+    seed: int
+    requests: list[Request]
+    measured: np.ndarray  # per request position
+    position: dict[int, int]  # request_id -> position
+    doc: dict[str, Any]  # its per_repeat entry
+
+
+def _new_repeat(plan: ReplayPlan, r: int) -> _Repeat:
+    seed = repeat_seed(plan.seed, r)
+    if r == 0 or plan.make_requests is None:
+        requests = plan.requests
+    else:
+        requests = plan.make_requests(seed)
+    arrivals = np.array([q.arrival_s for q in requests], dtype=np.float64)
+    order = scheduler_order(list(plan.schedulers), seed, plan.shuffle_order)
+    doc = {
+        "repeat": r, "seed": seed, "num_requests": len(requests), "requests_sha256": requests_sha256(requests),
+        "scheduler_order": order, "window": plan.window.describe(arrivals),
+        "bootstrap_seed": [seed, _BOOTSTRAP_STREAM], "schedulers": {}, "failed_schedulers": {},
+    }
+    return _Repeat(r, seed, requests, plan.window.measured(arrivals),
+                   {q.request_id: i for i, q in enumerate(requests)}, doc)
+
+
+def _run_one(engine: Any, name: str, plan: ReplayPlan, rep: _Repeat) -> RunResult:
+    scheduler = _make_scheduler(plan.schedulers[name], rep.seed)
     t0 = time.perf_counter()
-    result: RunResult = engine.run(plan.requests, scheduler)
+    result: RunResult = engine.run(rep.requests, scheduler)
     result.scheduler = name
     for rec in result.records:
         rec.scheduler = name
@@ -77,71 +170,151 @@ def _run_one(engine: Any, name: str, plan: ReplayPlan) -> RunResult:
     return result
 
 
-def replay_and_write(plan: ReplayPlan) -> Path:
-    """Run every scheduler on the same requests; write results; return the summary.json path."""
-    from l4bench.metrics.frame import records_frame, write_requests_parquet
-    from l4bench.metrics.slo import SloSpec
-    from l4bench.metrics.summary import comparison_frame, summarize
+class _Writer:
+    """summary.json, comparison.csv and requests.parquet of one run directory, kept up to date."""
 
-    out = plan.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    def __init__(self, plan: ReplayPlan):
+        from l4bench.metrics.frame import RequestsParquetWriter
+
+        self.plan = plan
+        self.out = plan.out_dir
+        self.parquet = RequestsParquetWriter(self.out / "requests.parquet")
+        self.light: list[Any] = []  # per run: the columns the figures need
+        self.timelines: dict[str, Any] = {}
+        self.latencies: list[dict[str, np.ndarray]] = []  # repeat -> scheduler -> per-request E2E ms
+        self.doc: dict[str, Any] = {
+            "experiment": plan.experiment, "meta": plan.meta, "environment": _environment(),
+            "provenance": _provenance(plan), "num_requests": len(plan.requests),
+            "repeats": {"count": plan.repeats, "seed": plan.seed,
+                        "seed_rule": "repeat 0: seed; repeat r > 0: SeedSequence([seed, r]).generate_state(1)[0]",
+                        "scheduler_order": "seeded shuffle per repeat" if plan.shuffle_order else "as configured"},
+            "metrics_window": asdict(plan.window),
+            "schedulers": {}, "per_repeat": [], "versus_best_baseline": {}, "failed_schedulers": {},
+        }
+
+    def failed(self, rep: _Repeat, name: str, e: BaseException) -> None:
+        """Record a failed run and rewrite summary.json."""
+        msg = "".join(traceback.format_exception_only(type(e), e)).strip()
+        rep.doc["failed_schedulers"][name] = msg
+        self.doc["failed_schedulers"].setdefault(name, f"repeat {rep.index}: {msg}")
+        _write_json(self.out / "summary.json", self.doc)
+
+    def add(self, rep: _Repeat, result: RunResult) -> dict[str, Any]:
+        """Summarize one run, append its requests, refresh the headline entries; return its entry."""
+        from l4bench.metrics.frame import records_frame
+        from l4bench.metrics.repeats import bootstrap_ci95, per_request_latencies
+        from l4bench.metrics.slo import SloSpec
+        from l4bench.metrics.summary import summarize
+        from l4bench.metrics.window import restrict
+
+        plan, name = self.plan, result.scheduler
+        measured_ids = {q.request_id for q, m in zip(rep.requests, rep.measured, strict=True) if m}
+        extra = {k: v for k, v in result.extra.items() if _is_jsonable(v)}
+        meta = {**plan.meta, **extra, "seed": rep.seed, "repeat": rep.index}
+        entry = summarize(restrict(result, measured_ids), SloSpec(**plan.slo), plan.length_buckets_tokens, meta)
+        entry["window"] = {k: rep.doc["window"][k] for k in ("excluded_warmup", "excluded_cooldown", "measured")}
+        lat = per_request_latencies(result.records, rep.position, rep.measured)
+        entry["bootstrap_ci95"] = bootstrap_ci95(lat, rep.doc["bootstrap_seed"], plan.bootstrap_resamples)
+        rep.doc["schedulers"][name] = entry
+        while len(self.latencies) <= rep.index:
+            self.latencies.append({})
+        self.latencies[rep.index][name] = lat["e2el_ms"]
+        for key in ("engine", "engine_version"):
+            if key in extra:
+                self.doc["provenance"][key] = extra[key]
+        df = records_frame([result])
+        df.insert(0, "repeat", rep.index)
+        df["is_measured"] = df["request_id"].map(lambda i: i in measured_ids).astype(bool)
+        self.parquet.append(df)
+        self.light.append(df[_LIGHT_COLUMNS])
+        if rep.index == 0:
+            self.timelines[name] = result.timeline
+        self.refresh(final=False, only=name)
+        return entry
+
+    def refresh(self, final: bool, only: str | None = None) -> None:
+        """Recompute the headline entries (only one scheduler's, if given; when final, also the
+        ratios and comparison.csv) and write summary.json."""
+        from l4bench.metrics.repeats import aggregate, versus_best
+        from l4bench.metrics.summary import comparison_frame
+
+        reps = [r["schedulers"] for r in self.doc["per_repeat"]]
+        old = self.doc["schedulers"]
+        names = [n for n in self.plan.schedulers if any(n in r for r in reps)]
+        self.doc["schedulers"] = {
+            n: aggregate([r[n] for r in reps if n in r]) if only in (None, n) or n not in old else old[n]
+            for n in names
+        }
+        if final and self.doc["schedulers"]:
+            boot = {"num_resamples": self.plan.bootstrap_resamples,
+                    "seeds": [r["bootstrap_seed"] for r in self.doc["per_repeat"]]}
+            self.doc["versus_best_baseline"] = versus_best(reps, self.doc["schedulers"], self.latencies, boot)
+            comparison_frame(self.doc["schedulers"], self.doc["versus_best_baseline"]).to_csv(
+                self.out / "comparison.csv", index=False)
+        _write_json(self.out / "summary.json", self.doc)
+
+    def close(self) -> None:
+        """Finish requests.parquet and write timeline.json and the figures."""
+        import pandas as pd
+
+        self.parquet.close()
+        if not self.light:
+            return
+        _write_json(self.out / "timeline.json", self.timelines)
+        df = pd.concat(self.light, ignore_index=True)
+        _write_figures(df[df["is_measured"]], self.doc, self.out / "figures", _title(self.plan.meta))
+
+
+def replay_and_write(plan: ReplayPlan) -> Path:
+    """Run every scheduler on the same requests, per repeat; write results; return the summary.json path."""
+    from tqdm import tqdm
+
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
     if plan.resolved_config:
-        (out / "config_resolved.yaml").write_text(plan.resolved_config)
-    slo = SloSpec(**plan.slo)
-    summary_path = out / "summary.json"
-    doc: dict[str, Any] = {
-        "experiment": plan.experiment,
-        "meta": plan.meta,
-        "environment": _environment(),
-        "num_requests": len(plan.requests),
-        "schedulers": {},
-        "failed_schedulers": {},
-    }
-    results: list[RunResult] = []
-    timelines: dict[str, Any] = {}
+        (plan.out_dir / "config_resolved.yaml").write_text(plan.resolved_config)
+    writer = _Writer(plan)
     engine = plan.make_engine()
+    bar = tqdm(total=plan.repeats * len(plan.schedulers), disable=not plan.show_progress, desc="runs", unit="run")
     try:
-        for name in plan.schedulers:
-            log.info("[%s] replaying %d requests with scheduler %s", plan.experiment, len(plan.requests), name)
-            try:
-                result = _run_one(engine, name, plan)
-            except Exception as e:  # keep the other schedulers' results; say what failed
-                log.error("scheduler %s failed: %s", name, e)
-                doc["failed_schedulers"][name] = "".join(traceback.format_exception_only(type(e), e)).strip()
-                _write_json(summary_path, doc)
-                continue
-            results.append(result)
-            meta = {**plan.meta, **{k: v for k, v in result.extra.items() if _is_jsonable(v)}}
-            doc["schedulers"][name] = summarize(result, slo, plan.length_buckets_tokens, meta)
-            timelines[name] = result.timeline
-            _write_json(summary_path, doc)
-            s = doc["schedulers"][name]
-            log.info(
-                "[%s] %s: completed=%s failed=%s mean_e2el=%.0f ms p99_e2el=%.0f ms migrations=%s",
-                plan.experiment, name, s.get("completed"), s.get("failed"),
-                s.get("mean_e2el_ms") or 0.0, s.get("p99_e2el_ms") or 0.0, s.get("migrations"),
-            )
+        for r in range(plan.repeats):
+            rep = _new_repeat(plan, r)
+            writer.doc["per_repeat"].append(rep.doc)
+            for name in rep.doc["scheduler_order"]:
+                bar.set_description(f"repeat {r + 1}/{plan.repeats} {name}")
+                log.info("[%s] repeat %d: replaying %d requests with scheduler %s",
+                         plan.experiment, r, len(rep.requests), name)
+                try:
+                    result = _run_one(engine, name, plan, rep)
+                except Exception as e:  # keep the other runs' results; say what failed
+                    log.error("scheduler %s failed (repeat %d): %s", name, r, e)
+                    writer.failed(rep, name, e)
+                    bar.update()
+                    continue
+                s = writer.add(rep, result)
+                bar.update()
+                log.info(
+                    "[%s] repeat %d %s: completed=%s failed=%s mean_e2el=%.0f ms p99_e2el=%.0f ms migrations=%s",
+                    plan.experiment, r, name, s.get("completed"), s.get("failed"),
+                    s.get("mean_e2el_ms") or 0.0, s.get("p99_e2el_ms") or 0.0, s.get("migrations"),
+                )
+            writer.refresh(final=True)
     finally:
+        bar.close()
         close = getattr(engine, "close", None)
         if callable(close):
             close()
-    if results:
-        df = records_frame(results)
-        write_requests_parquet(df, out / "requests.parquet")
-        comparison_frame(doc["schedulers"]).to_csv(out / "comparison.csv", index=False)
-        _write_json(out / "timeline.json", timelines)
-        _write_figures(df, doc["schedulers"], out / "figures", _title(plan.meta))
-    if doc["failed_schedulers"] and not results:
-        raise RuntimeError(f"every scheduler failed: {doc['failed_schedulers']}")
-    return summary_path
+        writer.close()
+    if writer.doc["failed_schedulers"] and not writer.doc["schedulers"]:
+        raise RuntimeError(f"every scheduler failed: {writer.doc['failed_schedulers']}")
+    return plan.out_dir / "summary.json"
 
 
-def _write_figures(df: Any, summaries: dict[str, Any], fig_dir: Path, title: str) -> None:
+def _write_figures(df: Any, doc: dict[str, Any], fig_dir: Path, title: str) -> None:
     from l4bench.plotting.run_figures import write_run_figures
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     try:
-        write_run_figures(df, summaries, fig_dir, title)
+        write_run_figures(df, doc["schedulers"], fig_dir, title, doc.get("versus_best_baseline"))
     except Exception as e:  # a figure must never cost the run's numbers
         log.warning("figures not written: %s", e)
 

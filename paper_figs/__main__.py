@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from paper_figs import FIGURES
+from paper_figs import FIGURES, common
 from paper_figs.canvas import save, themed
 from paper_figs.common import DEFAULT_OUT, DEFAULT_RESULTS, DOCS_FIGURES, MissingDataError
 
@@ -25,6 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--docs", type=Path, default=DOCS_FIGURES,
                     help="folder for the README gallery's PNG copies (default: docs/figures/); 'none' to skip")
     ap.add_argument("--only", nargs="*", default=None, help="figure names or prefixes, e.g. fig02 fig10")
+    ap.add_argument("--allow-mixed-commits", action="store_true",
+                    help="draw runs whose summaries record different git commits in one figure (refused by default)")
     return ap.parse_args(argv)
 
 
@@ -39,6 +41,7 @@ def render(name: str, results: Path, out: Path, docs: Path | None, pdf: bool = T
 def main(argv: list[str] | None = None) -> int:
     """Render the selected figures; print each path (or why it was skipped) and the total time."""
     args = parse_args(argv)
+    common.ALLOW_MIXED_COMMITS = bool(args.allow_mixed_commits)
     docs = None if str(args.docs).lower() == "none" else args.docs
     names = [n for n in FIGURES if not args.only or any(n.startswith(p) for p in args.only)]
     t0 = time.perf_counter()

@@ -17,11 +17,15 @@ import pandas as pd
 
 from l4bench.l4.names import is_l4_ablation
 from l4bench.plotting.style import order_schedulers
+from l4bench.provenance import check_same_commit
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = REPO / "results"
 DEFAULT_OUT = REPO / "paper_figs" / "out"
 DOCS_FIGURES = REPO / "docs" / "figures"
+
+#: Merge runs of different git commits into one figure (``python -m paper_figs --allow-mixed-commits``).
+ALLOW_MIXED_COMMITS = False
 
 #: Scalar fields of a summary.json scheduler entry copied into tidy frames (vLLM bench names).
 METRICS: tuple[str, ...] = (
@@ -129,10 +133,17 @@ def offered_rate(doc: dict[str, Any]) -> float:
 
 
 def tidy(run_dirs: list[Path]) -> pd.DataFrame:
-    """One row per (run, scheduler): run facts (rate, instances, speedup) and scalar metrics."""
+    """One row per (run, scheduler): run facts (rate, instances, speedup) and scalar metrics.
+
+    Raises l4bench.provenance.MixedCommitsError when the runs record different git commits
+    (unless ALLOW_MIXED_COMMITS).
+    """
     rows = []
-    for d in run_dirs:
-        doc = load_summary(d)
+    docs = [(d, load_summary(d)) for d in run_dirs]
+    line = check_same_commit(((str(d), doc) for d, doc in docs), ALLOW_MIXED_COMMITS)
+    if line.startswith("WARNING"):
+        print(line)
+    for d, doc in docs:
         meta = doc.get("meta", {})
         arrival = meta.get("arrival", {}) or {}
         base = {

@@ -1,7 +1,9 @@
 """Per-load comparison of L4 against every baseline from a Hydra multirun sweep's summary.json files.
 
 Usage: python scripts/l4_eval_report.py SWEEP_DIR [SWEEP_DIR ...] [--load-key arrival.speedup]
-         [--out PREFIX] [--slo-fraction 0.9]
+         [--out PREFIX] [--slo-fraction 0.9] [--allow-mixed-commits]
+
+Runs of different git commits (summary.json provenance) are not merged unless --allow-mixed-commits.
 
 Several sweep dirs (e.g. baselines and L4 run as separate sweeps of the same experiment) are merged
 by load level; a (load, scheduler) pair found twice keeps the last dir's numbers.
@@ -24,6 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from l4bench.l4.names import is_l4_family  # noqa: E402
+from l4bench.provenance import MixedCommitsError, check_same_commit  # noqa: E402
 
 METRICS = ["mean_e2el_ms", "p99_e2el_ms", "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms"]
 
@@ -48,11 +51,13 @@ def load_value(summary: dict, key: str) -> float:
     return float(arrival[key.split(".", 1)[-1]])
 
 
-def collect(sweeps: list[Path], key: str) -> pd.DataFrame:
-    """One row per (load, scheduler), over every sweep dir."""
+def collect(sweeps: list[Path], key: str, allow_mixed_commits: bool = False) -> pd.DataFrame:
+    """One row per (load, scheduler), over every sweep dir (of one git commit, unless allowed)."""
     rows = []
-    for path in [p for sweep in sweeps for p in sorted(sweep.glob("*/summary.json"))]:
-        doc = json.loads(path.read_text())
+    paths = [p for sweep in sweeps for p in sorted(sweep.glob("*/summary.json"))]
+    docs = [(p, json.loads(p.read_text())) for p in paths]
+    print(check_same_commit(((str(p.parent), d) for p, d in docs), allow_mixed_commits), file=sys.stderr)
+    for _, doc in docs:
         load = load_value(doc, key)
         for name, s in doc["schedulers"].items():
             done = max(int(s.get("completed") or 0), 1)
@@ -123,8 +128,13 @@ def main() -> None:
     ap.add_argument("--load-key", default="arrival.speedup")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--slo-fraction", type=float, default=0.9)
+    ap.add_argument("--allow-mixed-commits", action="store_true",
+                    help="merge sweeps whose summaries record different git commits (refused by default)")
     a = ap.parse_args()
-    df = collect(a.sweep, a.load_key)
+    try:
+        df = collect(a.sweep, a.load_key, a.allow_mixed_commits)
+    except MixedCommitsError as e:
+        raise SystemExit(f"error: {e}") from None
     vs = versus_best(df)
     per_metric = versus_best_per_metric(df)
     cap = slo_capacity(df, a.slo_fraction)

@@ -1,6 +1,7 @@
 """Merge a live GPU run's sweeps per rate, and write its report against the simulator twin.
 
     python scripts/live_report.py --live RES_DIR --out results/live/NAME [--sim SIM_SWEEP] [--title TEXT]
+        [--allow-mixed-commits]
 
 RES_DIR is what scripts/gpu_live.sh (or gpu_sglang.sh) brings back, unpacked: one or more Hydra
 sweep dirs `m_*/<job>/` (summary.json, config_resolved.yaml, requests.parquet). Jobs of the same
@@ -8,6 +9,8 @@ rate are merged (a scheduler a later sweep ran fills the gap a cut-off one left;
 says which job each came from). Writes per rate `rate<R>/{summary.json,config_resolved.yaml}`, a
 per-length-bucket breakdown (`classes.csv`, from each summary's per_bucket) and `report.md`
 (tables, L4 against least_requests / static_ranges / the best baseline, sim-vs-live errors).
+Runs (live jobs and the sim sweep) whose summaries record different git commits are refused
+unless --allow-mixed-commits; one line on stderr says which commit(s) were merged.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from l4bench.l4.names import is_l4_family  # noqa: E402
+from l4bench.provenance import MixedCommitsError, check_same_commit  # noqa: E402
 
 
 def rate_of(job: Path) -> str:
@@ -33,11 +37,21 @@ def rate_of(job: Path) -> str:
     return f"{float(m.group(1)):.1f}"
 
 
+def live_jobs(res: Path) -> list[Path]:
+    """summary.json of every sweep job under res, oldest first."""
+    return sorted(res.glob("m_*/*/summary.json"), key=lambda p: p.stat().st_mtime)
+
+
+def commits_line(paths: list[Path], allow_mixed: bool) -> str:
+    """One line on the commits of the runs merged here (MixedCommitsError when they differ, unless allowed)."""
+    return check_same_commit(((str(p.parent), json.loads(p.read_text())) for p in paths), allow_mixed)
+
+
 def merge(res: Path, out: Path) -> dict[str, dict[str, dict]]:
     """Rate -> scheduler -> summary, merged over every sweep job under res (oldest first)."""
     merged: dict[str, dict[str, dict]] = {}
     heads: dict[str, dict] = {}
-    jobs = sorted(res.glob("m_*/*/summary.json"), key=lambda p: p.stat().st_mtime)
+    jobs = live_jobs(res)
     for path in jobs:
         job = path.parent
         rate = rate_of(job)
@@ -137,7 +151,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--sim", type=Path, default=None)
     ap.add_argument("--title", default="2 vLLM instances")
+    ap.add_argument("--allow-mixed-commits", action="store_true",
+                    help="merge runs whose summaries record different git commits (refused by default)")
     args = ap.parse_args()
+    sims = sorted(args.sim.glob("*/summary.json")) if args.sim else []
+    try:
+        print(commits_line(live_jobs(args.live) + sims, args.allow_mixed_commits), file=sys.stderr)
+    except MixedCommitsError as e:
+        raise SystemExit(f"error: {e}") from None
     live = merge(args.live, args.out)
     if not live:
         raise SystemExit(f"{args.live}: no m_*/<job>/summary.json")

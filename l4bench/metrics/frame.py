@@ -37,6 +37,8 @@ _DERIVED_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (
     ("tpot_ms", pa.float64()),
     ("e2el_ms", pa.float64()),
 )
+#: Columns the replay adds per run: the repeat index and whether the request counts in the metrics.
+_RUN_SCHEMA: tuple[tuple[str, pa.DataType], ...] = (("repeat", pa.int64()), ("is_measured", pa.bool_()))
 _OFFSETS_COL = "token_offsets_us"  # how token_times_s is stored in parquet
 REQUEST_COLUMNS: tuple[str, ...] = tuple(n for n, _ in _RAW_SCHEMA + _DERIVED_SCHEMA)
 
@@ -101,6 +103,7 @@ def _arrow_schema(df: pd.DataFrame) -> pa.Schema:
     """Fixed types for known columns, inferred ones for anything extra the caller added."""
     known = dict(_RAW_SCHEMA + _DERIVED_SCHEMA)
     known[_OFFSETS_COL] = pa.list_(pa.int64())
+    known.update(_RUN_SCHEMA)
     fields_ = []
     for name in df.columns:
         typ = known[name] if name in known else pa.Array.from_pandas(df[name]).type
@@ -108,14 +111,8 @@ def _arrow_schema(df: pd.DataFrame) -> pa.Schema:
     return pa.schema(fields_)
 
 
-def write_requests_parquet(df: pd.DataFrame, path: Path | str) -> Path:
-    """Write a records frame to ``path`` (parent dirs created).
-
-    ``token_times_s`` is stored as ``token_offsets_us``: integer microseconds after ``arrival_s``,
-    delta-encoded (about 3x smaller than float seconds); ``read_requests_parquet`` restores it.
-    """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def _stored(df: pd.DataFrame) -> tuple[pa.Table, dict[str, str]]:
+    """The arrow table written for a records frame, and its per-column encodings."""
     stored = df
     encodings: dict[str, str] = {}
     if "token_times_s" in df.columns:
@@ -127,15 +124,51 @@ def write_requests_parquet(df: pd.DataFrame, path: Path | str) -> Path:
         pos = df.columns.get_loc("token_times_s")
         stored.insert(pos, _OFFSETS_COL, pd.Series(offsets, index=df.index, dtype=object))
         encodings[_OFFSETS_COL] = "DELTA_BINARY_PACKED"
-    table = pa.Table.from_pandas(stored, schema=_arrow_schema(stored), preserve_index=False)
-    pq.write_table(
-        table,
-        out,
-        compression="zstd",
-        use_dictionary=[c for c in stored.columns if c not in encodings],
-        column_encoding=encodings or None,
-    )
-    return out
+    return pa.Table.from_pandas(stored, schema=_arrow_schema(stored), preserve_index=False), encodings
+
+
+def write_requests_parquet(df: pd.DataFrame, path: Path | str) -> Path:
+    """Write a records frame to ``path`` (parent dirs created).
+
+    ``token_times_s`` is stored as ``token_offsets_us``: integer microseconds after ``arrival_s``,
+    delta-encoded (about 3x smaller than float seconds); ``read_requests_parquet`` restores it.
+    """
+    writer = RequestsParquetWriter(path)
+    writer.append(df)
+    return writer.close()
+
+
+class RequestsParquetWriter:
+    """Appends records frames of one schema (one per run) to one requests.parquet, a row group each.
+
+    Rows go to ``<path>.tmp``; ``close`` finishes the file and moves it to ``path`` (also call it
+    when a run fails, so the runs before it are kept).
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        self._writer: pq.ParquetWriter | None = None
+
+    def append(self, df: pd.DataFrame) -> None:
+        """Write one frame as a row group (the first frame fixes the schema)."""
+        table, encodings = _stored(df)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(
+                self._tmp, table.schema, compression="zstd",
+                use_dictionary=[c for c in table.column_names if c not in encodings],
+                column_encoding=encodings or None,
+            )
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def close(self) -> Path:
+        """Finish the file (idempotent); nothing is written when no frame was appended."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._tmp.replace(self.path)
+        return self.path
 
 
 def read_requests_parquet(path: Path | str) -> pd.DataFrame:

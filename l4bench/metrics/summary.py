@@ -207,16 +207,44 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 )
 
 
-def comparison_frame(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """One row per scheduler with the headline columns, plus ``mean_e2el_vs_best``.
+def _ci_bound(s: dict[str, Any], metric: str, side: str) -> float | None:
+    ci = (s.get("ci95") or {}).get(metric) or {}
+    return ci.get(side)
 
-    ``mean_e2el_vs_best`` = mean_e2el_ms / the lowest mean_e2el_ms among schedulers whose name does
-    not start with "l4" (the best baseline); below 1 means better than every baseline.
+
+def comparison_frame(
+    summaries: dict[str, dict[str, Any]], versus: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """One row per scheduler: the headline columns, their CIs over repeats, the ratio to the best baseline.
+
+    ``mean_e2el_vs_best``: mean E2E over the best baseline's (lowest mean E2E among schedulers
+    that are not L4 or an ablation); below 1 means better than every baseline. With ``versus``
+    (``metrics.repeats.versus_best``) the ratio and its paired 95% CI come from there
+    (``vs_best_method`` says how); without, it is the plain ratio of means and the CI is empty.
+    ``*_ci_low``/``*_ci_high``: t-interval over repeats (empty with one repeat).
     """
-    rows = [{"scheduler": name, **{k: s.get(k) for k in COMPARISON_COLUMNS}} for name, s in summaries.items()]
-    df = pd.DataFrame(rows, columns=["scheduler", *COMPARISON_COLUMNS])
+    rows = []
+    for name, s in summaries.items():
+        row: dict[str, Any] = {"scheduler": name, "num_repeats": s.get("num_repeats", 1)}
+        row.update({k: s.get(k) for k in COMPARISON_COLUMNS})
+        for m in ("mean_e2el_ms", "p99_e2el_ms"):
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = _ci_bound(s, m, "low"), _ci_bound(s, m, "high")
+        rows.append(row)
+    cols = ["scheduler", "num_repeats", *COMPARISON_COLUMNS,
+            "mean_e2el_ms_ci_low", "mean_e2el_ms_ci_high", "p99_e2el_ms_ci_low", "p99_e2el_ms_ci_high"]
+    df = pd.DataFrame(rows, columns=cols)
     e2el = pd.to_numeric(df["mean_e2el_ms"], errors="coerce")
     is_baseline = ~df["scheduler"].astype(str).map(is_l4_family)
     best = e2el[is_baseline].min()
+    df["best_baseline"] = df["scheduler"][is_baseline & (e2el == best)].iloc[0] if pd.notna(best) else None
     df["mean_e2el_vs_best"] = e2el / best if pd.notna(best) and best > 0 else np.nan
+    df["mean_e2el_vs_best_ci_low"] = np.nan
+    df["mean_e2el_vs_best_ci_high"] = np.nan
+    df["vs_best_method"] = "ratio of means, no CI"
+    per = (versus or {}).get("schedulers") or {}
+    if per:
+        df["best_baseline"] = versus.get("best_baseline") if versus else None
+        for col, key in (("mean_e2el_vs_best", "ratio"), ("mean_e2el_vs_best_ci_low", "low"),
+                         ("mean_e2el_vs_best_ci_high", "high"), ("vs_best_method", "method")):
+            df[col] = [(per.get(n) or {}).get(key) for n in df["scheduler"]]
     return df

@@ -82,20 +82,48 @@ def _unit(values_ms: list[float]) -> tuple[str, float]:
     return ("s", 1e-3) if finite and max(finite) >= 1000.0 else ("ms", 1.0)
 
 
+def interval_ms(summary: dict[str, Any], key: str) -> tuple[float, float, str]:
+    """(low, high, kind) of a summary field's 95% CI: over repeats when there are >= 2, else the
+    run's request-level bootstrap; NaNs and "" when neither is recorded."""
+    ci = (summary.get("ci95") or {}).get(key) or {}
+    if ci.get("low") is not None and ci.get("high") is not None:
+        return float(ci["low"]), float(ci["high"]), "repeats"
+    boot = (summary.get("bootstrap_ci95") or {}).get(key) or {}
+    if boot.get("low") is not None and boot.get("high") is not None:
+        return float(boot["low"]), float(boot["high"]), "bootstrap"
+    return float("nan"), float("nan"), ""
+
+
+def _xerr(summaries: dict[str, dict[str, Any]], names: list[str], key: str, vals_ms: list[float]) -> tuple[np.ndarray, set[str]]:
+    """Asymmetric error-bar lengths (2 x n, ms) around vals_ms, and the CI kinds used."""
+    err = np.zeros((2, len(names)))
+    kinds = set()
+    for i, (n, v) in enumerate(zip(names, vals_ms, strict=True)):
+        lo, hi, kind = interval_ms(summaries.get(n, {}), key)
+        if kind and math.isfinite(v):
+            err[:, i] = (max(v - lo, 0.0), max(hi - v, 0.0))
+            kinds.add(kind)
+    return err, kinds
+
+
 def latency_bars(summaries: dict[str, dict[str, Any]], names: list[str], title: str, path: Path) -> Path:
-    """Mean (top row) and p99 (bottom row) of TTFT, TPOT and E2E per scheduler, as bars."""
+    """Mean (top row) and p99 (bottom row) of TTFT, TPOT and E2E per scheduler, as bars with 95% CIs."""
     fig = Figure(figsize=(12, 1.5 + 0.55 * max(len(names), 3)), layout="constrained")
     axes = fig.subplots(2, len(_BAR_METRICS), sharey=True)
     y = np.arange(len(names))
+    every_kind: set[str] = set()
     for row, stat in enumerate(("mean", "p99")):
         for col, (metric, what) in enumerate(_BAR_METRICS):
             ax: Axes = axes[row][col]
             vals_ms = [_num(summaries.get(n, {}).get(f"{stat}_{metric}")) for n in names]
             unit, scale = _unit(vals_ms)
             vals = [v * scale for v in vals_ms]
-            ax.barh(y, vals, color=[color_for(n) for n in names], height=0.75)
-            for yi, v in zip(y, vals, strict=True):
-                text, at = (_fmt(v), v) if math.isfinite(v) else ("n/a", 0.0)
+            err, kinds = _xerr(summaries, names, f"{stat}_{metric}", vals_ms)
+            ax.barh(y, vals, color=[color_for(n) for n in names], height=0.75,
+                    xerr=err * scale if kinds else None, error_kw={"elinewidth": 1, "capsize": 2})
+            every_kind |= kinds
+            for yi, v, up in zip(y, vals, err[1] * scale, strict=True):
+                text, at = (_fmt(v), v + up) if math.isfinite(v) else ("n/a", 0.0)  # right of the CI
                 ax.annotate(
                     text, (at, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=7
                 )
@@ -105,7 +133,34 @@ def latency_bars(summaries: dict[str, dict[str, Any]], names: list[str], title: 
             ax.margins(x=0.18)
     axes[0][0].set_yticks(y, [label_for(n) for n in names])
     axes[0][0].invert_yaxis()
-    fig.suptitle(f"Latency per scheduler (completed requests)\n{title}")
+    fig.suptitle(f"Latency per scheduler (completed requests){_ci_words(every_kind)}\n{title}")
+    return _save(fig, path)
+
+
+def _ci_words(kinds: set[str]) -> str:
+    """What the error bars are, for a figure title."""
+    words = {"repeats": "t-interval over repeats", "bootstrap": "request bootstrap within the run"}
+    return f"; bars: 95% CI ({', '.join(words[k] for k in sorted(kinds))})" if kinds else ""
+
+
+def ratio_to_best(versus: dict[str, Any], names: list[str], title: str, path: Path) -> Path:
+    """Each scheduler's mean E2E over the best baseline's, with its paired 95% CI (1 = the best baseline)."""
+    per = versus.get("schedulers") or {}
+    shown = [n for n in names if (per.get(n) or {}).get("ratio") is not None]
+    fig = Figure(figsize=(7, 1.4 + 0.4 * max(len(shown), 3)), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(shown))
+    vals = np.array([float(per[n]["ratio"]) for n in shown])
+    lo = np.array([_num(per[n].get("low")) for n in shown])
+    hi = np.array([_num(per[n].get("high")) for n in shown])
+    err = np.nan_to_num(np.vstack([vals - lo, hi - vals]), nan=0.0).clip(min=0.0)
+    ax.barh(y, vals, color=[color_for(n) for n in shown], height=0.7, xerr=err, error_kw={"capsize": 3})
+    ax.axvline(1.0, color="k", lw=1, ls="--")
+    ax.set_yticks(y, [label_for(n) for n in shown])
+    ax.invert_yaxis()
+    method = next((str(per[n].get("method")) for n in shown if per[n].get("low") is not None), "no CI")
+    ax.set_xlabel(f"mean E2E / best baseline's ({versus.get('best_baseline')})")
+    fig.suptitle(f"Mean E2E relative to the best baseline; bars: 95% CI ({method})\n{title}", fontsize=9)
     return _save(fig, path)
 
 
@@ -196,14 +251,16 @@ def _fmt(v: float) -> str:
 
 
 def write_run_figures(
-    df: pd.DataFrame, summaries: dict[str, dict[str, Any]], out_dir: Path, title: str
+    df: pd.DataFrame, summaries: dict[str, dict[str, Any]], out_dir: Path, title: str,
+    versus: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Write e2e_cdf.png, latency_bars.png and per_bucket.png into ``out_dir``; return their paths.
+    """Write e2e_cdf.png, latency_bars.png, per_bucket.png (and vs_best.png) into ``out_dir``.
 
     Args:
         df: the run's records frame (scheduler, is_completed, e2el_ms columns are used).
         summaries: scheduler name -> its summary.json entry.
         title: names the data source, e.g. "sim | 4x H100 | Llama-3.1-8B | longbench".
+        versus: summary.json's versus_best_baseline (vs_best.png is drawn when it has ratios).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,8 +269,11 @@ def write_run_figures(
     # constrained layout already fits the outside legend; a tight bbox would cost a second draw
     rc: Any = {**style_rc(), "savefig.bbox": "standard", "savefig.dpi": 120}
     with mpl.rc_context(rc):
-        return [
+        paths = [
             e2e_cdf(df, names, title, out / "e2e_cdf.png"),
             latency_bars(summaries, names, title, out / "latency_bars.png"),
             per_bucket(summaries, names, title, out / "per_bucket.png"),
         ]
+        if versus and versus.get("schedulers"):
+            paths.append(ratio_to_best(versus, names, title, out / "vs_best.png"))
+        return paths
