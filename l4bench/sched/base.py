@@ -5,7 +5,7 @@ Life of a request, as the harness drives it:
 1. ``route(req, views, now_s)`` on arrival -> Decision(instance, hop_at_tokens).
 2. If the request's context reaches ``hop_at_tokens`` before it finishes, the harness stops it there
    and calls ``on_bound(req, context_tokens, src, views, now_s)`` -> the next Decision; the request
-   continues on that instance with prompt + generated tokens (recompute, or KV transfer).
+   continues on that instance with prompt + generated tokens (recomputed there; KV transfer is planned, issue 16).
 3. Every ``rebalance_interval_s`` seconds (None: never) the harness calls
    ``rebalance(views, now_s)`` with per-request detail in the views and performs the Migrations.
 4. ``on_finish(req, num_output_tokens, now_s)`` when the request completes (or fails).

@@ -48,8 +48,8 @@ class LlumnixScheduler(BaseScheduler):
     Not modelled: request priorities and the virtual usage that reserves headroom for
     high-priority requests; de-fragmentation's fake head-of-line usage; auto-scaling
     (instance add/drain, termination's infinite virtual usage); the multi-stage live KV
-    migration mechanism itself (the harness performs migrations, by recompute or KV transfer,
-    and accounts their cost); prefill-decode disaggregation.
+    migration mechanism itself (the harness performs migrations by recompute and accounts
+    their cost; KV transfer is planned, issue 16); prefill-decode disaggregation.
 
     Args:
         rebalance_interval_s: seconds between migration rounds. Llumnix polls every 50 ms with
