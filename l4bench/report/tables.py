@@ -193,3 +193,28 @@ def l4_eval_seed1(root: Path) -> str:
                 f"{sig3(r.ratio_mean_e2el_ms)}, {sig3(r.ratio_p99_e2el_ms)}",
             ])
     return table(["check", "L4 mean E2E (seed 0 / seed 1)", "best baseline, seed 1", "L4 / best, seed 1 (mean, p99)"], rows)
+
+
+@register("l4_boundary_mooncake")
+def l4_boundary_mooncake(root: Path) -> str:
+    """results/l4_eval: L4 before (l4_round3, read true lengths) vs after the information boundary."""
+    base = root / "results" / "l4_eval" / "mooncake"
+    before = collect([base / "l4_round3"], "arrival.speedup")
+    after = collect([base / "l4_boundary"], "arrival.speedup")
+    vs = versus_best(collect([base / s for s in MOONCAKE_SWEEPS], "arrival.speedup"))
+    rows = []
+    for load in sorted(after.load.unique()):
+        b = before[(before.load == load) & (before.scheduler == "l4")].iloc[0]
+        a = after[(after.load == load) & (after.scheduler == "l4")].iloc[0]
+        best = vs[vs.load == load].iloc[0]
+        rows.append([
+            f"x{load:g}", f"{b.mean_e2el_ms / 1e3:.3f} / {a.mean_e2el_ms / 1e3:.3f}",
+            f"{b.p99_e2el_ms / 1e3:.3f} / {a.p99_e2el_ms / 1e3:.3f}", f"{b.migrations} / {a.migrations}",
+            f"{best.best_baseline} {best.best_mean_e2el_ms / 1e3:.3f} / {best.best_p99_e2el_ms / 1e3:.3f}",
+            f"{sig3(a.mean_e2el_ms / best.best_mean_e2el_ms)}, {sig3(a.p99_e2el_ms / best.best_p99_e2el_ms)}",
+        ])
+    return table(
+        ["speedup", "L4 mean E2E s, before / after", "L4 p99 E2E s, before / after", "L4 migrations, before / after",
+         "best baseline, mean / p99 E2E s", "after / best (mean, p99)"],
+        rows,
+    )
