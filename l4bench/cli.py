@@ -21,7 +21,9 @@ from l4bench.errors import ConfigError
 log = logging.getLogger("l4bench")
 
 #: Config groups a user picks with `group=option` on the command line.
-GROUPS = ("cluster", "engine", "model", "gpu", "perf", "workload", "arrival", "experiment", "scheduler")
+GROUPS = (
+    "cluster", "engine", "model", "gpu", "perf", "workload", "arrival", "max_tokens", "experiment", "scheduler",
+)
 
 
 def conf_dir() -> Path:
@@ -173,10 +175,12 @@ def run(cfg: Any) -> Path:
     )
     workload = call_accepted(make_partial(cfg.workload, "workload"))
     arrival = call_accepted(make_partial(cfg.arrival, "arrival"))
+    max_tokens_rule = call_accepted(make_partial(cfg.max_tokens, "max_tokens"))
 
     def make_requests(seed: int) -> list[Any]:
         rng = np.random.default_rng(seed)
         reqs: list[Any] = arrival.assign(workload.load(rng), rng)
+        reqs = max_tokens_rule.assign(reqs, max_model_len)  # the client's cap: what routers see
         if not reqs:
             raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
         return reqs
@@ -218,6 +222,7 @@ def run(cfg: Any) -> Path:
             "workload": getattr(workload, "name", str(cfg.workload._target_)),
             "workload_info": workload.describe() if hasattr(workload, "describe") else {},
             "arrival": OmegaConf.to_container(cfg.arrival, resolve=True),
+            "max_tokens": max_tokens_rule.describe(),
             "seed": int(cfg.seed),
             "kv_capacity_tokens": cluster.kv_capacity_tokens,
             "max_model_len": cluster.max_model_len,

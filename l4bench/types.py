@@ -14,17 +14,23 @@ PREFIX_BLOCK_TOKENS = 512
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One request of a workload, as the client will send it.
+    """One request of a workload: what the client sends plus the truth only the engine knows.
+
+    Schedulers never get this object; they get ``view()`` (a RequestView), which has the client's
+    ``max_tokens`` cap but not ``output_tokens``.
 
     Args:
         request_id: unique within one workload (0..n-1 after loading).
         arrival_s: arrival time relative to the start of the replay.
         prompt_tokens: prompt length in tokens.
-        output_tokens: number of tokens to generate (``max_tokens`` with ``ignore_eos``).
+        output_tokens: the TRUE output length: where the engine stops (emulated EOS: live, the
+            engine is sent this as its stop with ``ignore_eos``). Workload and engine side only.
         prefix_hash_ids: Mooncake-style prefix block hashes (512 tokens each); equal leading ids
             mean a shared prefix. Token ids are derived from them (see ``workloads.tokens``).
         prompt_text: real text when the workload has it (e.g. LongBench online); else None.
         tag: a label from the workload (task name, bucket); carried into the records.
+        max_tokens: the client's max_tokens, an upper bound on the output (set by the workload's
+            max_tokens rule, ``workloads.max_tokens``); None: the client sent none.
     """
 
     request_id: int
@@ -34,6 +40,32 @@ class Request:
     prefix_hash_ids: tuple[int, ...] = ()
     prompt_text: str | None = None
     tag: str = ""
+    max_tokens: int | None = None
+
+    def view(self) -> RequestView:
+        """What a scheduler may see of this request (no true output length)."""
+        return RequestView(
+            self.request_id, self.arrival_s, self.prompt_tokens, self.max_tokens, self.prefix_hash_ids,
+            self.prompt_text,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """What a scheduler sees of one request: what a router sees of the client's request.
+
+    Prompt, arrival and the client's ``max_tokens`` (an upper bound; None when the client sent
+    none, then only ``max_model_len - prompt_tokens`` bounds it). Deliberately no output length
+    and no workload tag: the true length lives in the workload and the engine only, and a type
+    without the field makes reading it a type (and attribute) error.
+    """
+
+    request_id: int
+    arrival_s: float
+    prompt_tokens: int
+    max_tokens: int | None = None
+    prefix_hash_ids: tuple[int, ...] = ()
+    prompt_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,7 @@ class CostParams:
     kv_capacity_tokens: int
     max_num_seqs: int
     chunk_tokens: int
-    hop_recompute: float  # fraction of the context prefilled again on a hop (1 = recompute, 0 = KV transfer)
+    hop_recompute: float  # fraction of the context prefilled again on a hop (1 = recompute; 0 = free hop)
     is_migrating: bool
     slo_ttft_s: float
     slo_tpot_s: float

@@ -139,6 +139,7 @@ class LengthHistogram:
         self._live: set[int] = set()  # request ids in the window
         self._recent: deque[int] = deque(maxlen=output_memory)
         self._recent_sum = 0
+        self._sorted: tuple[IntArray, FloatArray] | None = None  # recent outputs sorted, suffix sums
         self._first_s: float | None = None
 
     def add_arrival(self, request_id: int, prompt_tokens: int, now_s: float) -> None:
@@ -154,12 +155,31 @@ class LengthHistogram:
             self._recent_sum -= self._recent[0]
         self._recent.append(num_output_tokens)
         self._recent_sum += num_output_tokens
+        self._sorted = None
         if request_id in self._live:
             self._outputs[request_id] = num_output_tokens
 
     def expected_output_tokens(self) -> float:
         """Mean of recent finished outputs, or the prior before any finished."""
         return self._recent_sum / len(self._recent) if self._recent else float(self.prior_output_tokens)
+
+    def expected_output_given(self, generated_tokens: int) -> float:
+        """Expected final output of a request that has produced generated_tokens (not finished yet).
+
+        The mean of recent finished outputs longer than generated_tokens (a residual-life estimate
+        from finishes only); generated_tokens + 1 when none was that long; the prior before any
+        finished (at least generated_tokens + 1).
+        """
+        if generated_tokens <= 0 or not self._recent:
+            return max(self.expected_output_tokens(), float(generated_tokens + 1))
+        if self._sorted is None:
+            vals = np.sort(np.fromiter(self._recent, dtype=np.int64, count=len(self._recent)))
+            suffix = np.concatenate([np.cumsum(vals[::-1], dtype=np.float64)[::-1], [0.0]])
+            self._sorted = (vals, suffix)
+        vals, suffix = self._sorted
+        k = int(np.searchsorted(vals, generated_tokens, side="right"))
+        n = len(vals) - k
+        return float(suffix[k]) / n if n else float(generated_tokens + 1)
 
     def prune(self, now_s: float) -> None:
         """Forget arrivals older than the window."""

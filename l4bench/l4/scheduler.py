@@ -23,7 +23,7 @@ from l4bench.l4.partition import Partition, equal_partition, partition
 from l4bench.l4.placement import Placement, StageDispatch
 from l4bench.l4.refine import RefineParams, gate_shifts, refine_boundaries
 from l4bench.l4.stages import StageLayout, contiguous_layout, reassign
-from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, RequestView
 
 #: Relative predicted-cost gain a re-solved plan needs over the current layout to replace it.
 RESOLVE_MIN_GAIN = 0.05
@@ -61,6 +61,7 @@ class L4Scheduler(StageDispatch):
         spill: bool = True,
         externality_weight: float = 0.0,
         hop_payback: float = 1.0,
+        use_max_tokens_hint: bool = False,
     ) -> None:
         try:
             obj = Objective(objective)
@@ -81,8 +82,9 @@ class L4Scheduler(StageDispatch):
         self.externality_weight = externality_weight
         self.hop_payback = hop_payback
         self.hop_recompute = hop_recompute
+        self.use_max_tokens_hint = use_max_tokens_hint
         self.ledger = DispatchLedger()
-        self._final_tokens: dict[int, int] = {}  # request id -> prompt + max output (hop payback)
+        self._max_tokens: dict[int, int | None] = {}  # request id -> client's cap (hint mode only)
         self.rebalance_interval_s = rebalance_interval_s
         self.resolve_interval_s = resolve_interval_s
         self.min_history_requests = min_history_requests
@@ -157,14 +159,28 @@ class L4Scheduler(StageDispatch):
 
         A hop recomputes the context on the next stage (hop_recompute x bound tokens of prefill);
         it pays back only if the request still runs a comparable stretch past the bound. A request
-        whose final context (prompt + max output) passes the bound by less than hop_payback x that
-        finishes in place: e.g. a 1.1k-token prompt with 256 output tokens never hops at a 1.3k
-        bound to recompute 1.3k tokens for its last 70. hop_payback=0: every crossing hops.
+        whose expected final context (``_final_estimate``) passes the bound by less than
+        hop_payback x that finishes in place: e.g. a 1.1k-token prompt expected to end near 1.35k
+        never hops at a 1.3k bound to recompute 1.3k tokens for its last 50. hop_payback=0: every
+        crossing hops.
         """
         bound = self.upper_bound_tokens(stage)
         if bound is None or final_tokens is None or self.hop_payback <= 0.0:
             return bound
         return bound if final_tokens - bound >= self.hop_payback * self.hop_recompute * bound else None
+
+    def _final_estimate(self, request_id: int, prompt_tokens: int, context_tokens: int) -> int:
+        """Expected final context of a request now at context_tokens (never its true length).
+
+        From finished requests only: prompt + the histogram's expected output given what it has
+        generated so far. With use_max_tokens_hint the client's cap stands in instead (prompt +
+        max_tokens: an upper bound, so every crossing that could pay back hops).
+        """
+        cap = self._max_tokens.get(request_id)
+        if self.use_max_tokens_hint and cap is not None:
+            return prompt_tokens + cap
+        generated = max(context_tokens - prompt_tokens, 0)
+        return prompt_tokens + int(math.ceil(self.hist.expected_output_given(generated)))
 
     # ---- re-solve -----------------------------------------------------------------------------
     def _maybe_resolve(self, now_s: float) -> None:
@@ -235,19 +251,20 @@ class L4Scheduler(StageDispatch):
             self.ledger.add(iid, place.prefill_s, place.now_s)
         return Decision(iid, self._hop_bound(stage, place.final_tokens))
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Send a new request to the cheapest instance of the stage holding its prompt length."""
         self._maybe_resolve(now_s)
         self.hist.add_arrival(req.request_id, req.prompt_tokens, now_s)
         stage = self.stage_of_tokens(req.prompt_tokens)
         pre = prefill_compute_s(self.step, req.prompt_tokens, self.chunk_tokens)
-        final = req.prompt_tokens + req.output_tokens
-        self._final_tokens[req.request_id] = final
+        if self.use_max_tokens_hint:
+            self._max_tokens[req.request_id] = req.max_tokens
+        final = self._final_estimate(req.request_id, req.prompt_tokens, req.prompt_tokens)
         return self._place(stage, views, Placement(now_s, req.prompt_tokens, pre, final))
 
     def on_bound(
         self,
-        req: Request,
+        req: RequestView,
         context_tokens: int,
         src_instance: int,
         views: Sequence[InstanceView],
@@ -257,13 +274,13 @@ class L4Scheduler(StageDispatch):
         self._maybe_resolve(now_s)
         stage = self.stage_of_tokens(context_tokens)
         pre = prefill_compute_s(self.step, self.hop_recompute * context_tokens, self.chunk_tokens)
-        final = req.prompt_tokens + req.output_tokens
+        final = self._final_estimate(req.request_id, req.prompt_tokens, context_tokens)
         return self._place(stage, views, Placement(now_s, context_tokens, pre, final), prefer=src_instance)
 
-    def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
+    def on_finish(self, req: RequestView, num_output_tokens: int, now_s: float) -> None:
         """Feed the output-length estimate."""
         self.hist.add_finish(req.request_id, num_output_tokens)
-        self._final_tokens.pop(req.request_id, None)
+        self._max_tokens.pop(req.request_id, None)
 
     # ---- periodic tick ------------------------------------------------------------------------
     def rebalance(self, views: Sequence[InstanceView], now_s: float) -> list[Migration]:
@@ -323,7 +340,10 @@ class L4Scheduler(StageDispatch):
             for m in balance_stage(
                 mem, views, loads, self._hop_bound(s), self.rng, self.balance_params, self._view_load
             ):
-                hop = self._hop_bound(s, self._final_tokens.get(m.request_id))
+                src = views.get(m.src_instance)
+                r = next((x for x in src.requests if x.request_id == m.request_id), None) if src else None
+                final = None if r is None else self._final_estimate(r.request_id, r.prompt_tokens, r.context_tokens)
+                hop = self._hop_bound(s, final)
                 moves.append(m if hop == m.hop_at_tokens else dataclasses.replace(m, hop_at_tokens=hop))
         return moves
 
@@ -342,4 +362,9 @@ class L4Scheduler(StageDispatch):
             "num_solves": self._num_solves,
             "predicted_cost": self._predicted_cost,
             "expected_output_tokens": float(self.hist.expected_output_tokens()),
+            "use_max_tokens_hint": self.use_max_tokens_hint,
         }
+
+    def reads(self) -> dict[str, Any]:
+        """What this scheduler reads beyond prompt and arrival (summary.json: scheduler_reads)."""
+        return {"max_tokens_hint": self.use_max_tokens_hint, "prior_output_tokens": self.hist.prior_output_tokens}

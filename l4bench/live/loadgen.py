@@ -20,6 +20,7 @@ import aiohttp
 from tqdm.auto import tqdm
 
 from l4bench.engines.base import EngineAdapter
+from l4bench.live.router_api import MAX_TOKENS_HEADER
 from l4bench.metrics.records import RequestRecord
 from l4bench.types import Request
 from l4bench.workloads.tokens import token_ids_as_text
@@ -147,7 +148,12 @@ class LoadGenerator:
         return rec
 
     def _body(self, req: Request) -> dict[str, Any]:
-        """The request body for the router/engine: token-id prompt (or text), ignore_eos, max_tokens."""
+        """The request body for the router/engine: token-id prompt (or text), ignore_eos, max_tokens.
+
+        max_tokens here is the true output length: with ignore_eos it is the engine's stop (the
+        emulated EOS), engine-side information. The client's cap travels in MAX_TOKENS_HEADER; the
+        l4bench router shows schedulers only that (router_api.client_max_tokens).
+        """
         if req.prompt_text is not None or self.config.ids_as_text:
             text = req.prompt_text if req.prompt_text is not None else token_ids_as_text(self.token_ids(req))
             return self.adapter.text_completion_body(
@@ -162,6 +168,8 @@ class LoadGenerator:
         assert self.t0 is not None
         body = self._body(req)
         headers = {"X-Request-Id": f"{self.scheduler_name or 'req'}-{req.request_id}", **self.config.headers}
+        if req.max_tokens is not None:  # the client's cap for the router; the body carries the stop
+            headers[MAX_TOKENS_HEADER] = str(req.max_tokens)
         timeout = aiohttp.ClientTimeout(total=self.config.request_timeout_s)
         st = _Stream(rec, self.t0)
         self.in_flight.add(req.request_id)

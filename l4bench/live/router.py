@@ -30,8 +30,10 @@ from l4bench.live.endpoint import Endpoint
 from l4bench.live.hops import HopDriver
 from l4bench.live.prom import render_metrics
 from l4bench.live.router_api import (
+    MAX_TOKENS_HEADER,
     ChunkFormat,
     ClientError,
+    client_max_tokens,
     decode_json,
     error_body,
     parse_request,
@@ -41,7 +43,7 @@ from l4bench.live.router_api import (
 )
 from l4bench.live.router_state import Flight, RouterState
 from l4bench.sched.base import GlobalScheduler
-from l4bench.types import Decision, Request
+from l4bench.types import Decision, RequestView
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +276,8 @@ class RouterServer:
         now = time.monotonic()
         seq = self.state.next_seq()
         rid = request.headers.get("X-Request-Id") or f"cmpl-{uuid.uuid4().hex}"
-        req = Request(
-            seq, now, parsed.prompt_tokens_estimate, parsed.max_tokens, prompt_text=parsed.prompt_text
-        )
+        cap = client_max_tokens(parsed, request.headers.get(MAX_TOKENS_HEADER))
+        req = RequestView(seq, now, parsed.prompt_tokens_estimate, cap, prompt_text=parsed.prompt_text)
         flight = Flight(
             seq=seq, request_id=rid, req=req, parsed=parsed, prompt_ids=parsed.prompt_ids, arrival_s=now
         )

@@ -30,6 +30,10 @@ PASSTHROUGH_FIELDS = (
 
 MAX_TOKEN_ID = 2**31 - 1
 
+#: Header with the client's max_tokens cap when the body's max_tokens is an emulated stop (see
+#: ``client_max_tokens`` and l4bench/l4/README.md "What a scheduler sees").
+MAX_TOKENS_HEADER = "X-L4bench-Max-Tokens"
+
 
 class ClientError(Exception):
     """A request the router refuses: HTTP status (4xx) and a message for the client."""
@@ -207,6 +211,27 @@ def parse_request(
             param="max_tokens",
         )
     return parsed
+
+
+def client_max_tokens(parsed: ParsedRequest, header: str | None) -> int | None:
+    """The max_tokens the scheduler may see: the client's upper bound, never an emulated stop.
+
+    With ``ignore_eos`` the body's max_tokens is where the engine stops (the benchmark's emulated
+    EOS = the true length), so it is engine-side information: the scheduler gets the cap from the
+    X-L4bench-Max-Tokens header instead, or None without one. Without ignore_eos the body's
+    max_tokens is an ordinary client cap (the engine may stop earlier at EOS).
+    """
+    if header is not None:
+        try:
+            cap = int(header)
+        except ValueError:
+            raise ClientError(400, f"{MAX_TOKENS_HEADER} must be an integer, got {header[:50]!r}.") from None
+        if cap < parsed.max_tokens:
+            raise ClientError(
+                400, f"{MAX_TOKENS_HEADER} ({cap}) must be >= max_tokens ({parsed.max_tokens}): it is an upper bound."
+            )
+        return cap
+    return None if parsed.extra.get("ignore_eos") else parsed.max_tokens
 
 
 def stream_chunk(

@@ -11,7 +11,7 @@ import aiohttp
 from l4bench.engines.base import EngineLoad
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.router_api import ParsedRequest
-from l4bench.types import Decision, InstanceView, Request, RunningRequest
+from l4bench.types import Decision, InstanceView, RequestView, RunningRequest
 
 
 @dataclass(eq=False)
@@ -20,7 +20,7 @@ class Flight:
 
     seq: int  # the scheduler's request id
     request_id: str  # the client's (X-Request-Id) or a generated one
-    req: Request
+    req: RequestView  # what the scheduler sees (the client's cap, never the engine's stop)
     parsed: ParsedRequest
     prompt_ids: list[int] | None
     arrival_s: float

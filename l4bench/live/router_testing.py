@@ -15,7 +15,7 @@ from l4bench.live.endpoint import Endpoint
 from l4bench.live.fake_backend import FakeBackend, FakeBackendConfig
 from l4bench.live.router import RouterConfig, RouterServer
 from l4bench.sched.base import BaseScheduler
-from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, RequestView
 
 
 class CyclingTestScheduler(BaseScheduler):
@@ -46,7 +46,7 @@ class CyclingTestScheduler(BaseScheduler):
         bound = None if self.hop_every is None else context_tokens + self.hop_every
         return Decision(inst, bound)
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Next instance in turn."""
         d = self._decide(req.prompt_tokens, views, None)
         self.calls.append(("route", req.request_id, d.instance_id))
@@ -54,7 +54,7 @@ class CyclingTestScheduler(BaseScheduler):
 
     def on_bound(
         self,
-        req: Request,
+        req: RequestView,
         context_tokens: int,
         src_instance: int,
         views: Sequence[InstanceView],
@@ -70,7 +70,7 @@ class CyclingTestScheduler(BaseScheduler):
         out, self.pending_migrations = self.pending_migrations, []
         return out
 
-    def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
+    def on_finish(self, req: RequestView, num_output_tokens: int, now_s: float) -> None:
         """Record the finish."""
         self.calls.append(("on_finish", req.request_id, num_output_tokens))
 

@@ -266,6 +266,8 @@ class LiveRunner:
             router = RouterServer(endpoints, scheduler, self.adapter, cfg)
             url = await router.start()
             facts["router"] = "l4bench"
+            if callable(reads := getattr(scheduler, "reads", None)):
+                facts["scheduler_reads"] = reads()
         # l4bench's router speaks the OpenAI completions API whatever the engine behind it; an external
         # router takes the engine's own API (sglang-router: SGLang's /generate)
         client = self.adapter if isinstance(scheduler, ExternalRouter) else VllmEngine(self._served_name())

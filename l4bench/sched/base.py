@@ -5,7 +5,7 @@ Life of a request, as the harness drives it:
 1. ``route(req, views, now_s)`` on arrival -> Decision(instance, hop_at_tokens).
 2. If the request's context reaches ``hop_at_tokens`` before it finishes, the harness stops it there
    and calls ``on_bound(req, context_tokens, src, views, now_s)`` -> the next Decision; the request
-   continues on that instance with prompt + generated tokens (recompute, or KV transfer).
+   continues on that instance with prompt + generated tokens (recomputed there; KV transfer is planned, issue 16).
 3. Every ``rebalance_interval_s`` seconds (None: never) the harness calls
    ``rebalance(views, now_s)`` with per-request detail in the views and performs the Migrations.
 4. ``on_finish(req, num_output_tokens, now_s)`` when the request completes (or fails).
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, RequestView
 
 if TYPE_CHECKING:
     from l4bench.perf.base import PerfModel
@@ -33,12 +33,12 @@ class GlobalScheduler(Protocol):
     name: str
     rebalance_interval_s: float | None
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Pick the instance for a newly arrived request."""
         ...
 
     def on_bound(
-        self, req: Request, context_tokens: int, src_instance: int, views: Sequence[InstanceView], now_s: float
+        self, req: RequestView, context_tokens: int, src_instance: int, views: Sequence[InstanceView], now_s: float
     ) -> Decision:
         """Pick the next instance for a request whose context reached its hop bound."""
         ...
@@ -47,7 +47,7 @@ class GlobalScheduler(Protocol):
         """Periodic hook: requests to move between instances (may be empty)."""
         ...
 
-    def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
+    def on_finish(self, req: RequestView, num_output_tokens: int, now_s: float) -> None:
         """A request finished (or failed) after producing num_output_tokens."""
         ...
 
@@ -63,12 +63,12 @@ class BaseScheduler:
         self.perf = perf
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Pick the instance for a newly arrived request."""
         raise NotImplementedError
 
     def on_bound(
-        self, req: Request, context_tokens: int, src_instance: int, views: Sequence[InstanceView], now_s: float
+        self, req: RequestView, context_tokens: int, src_instance: int, views: Sequence[InstanceView], now_s: float
     ) -> Decision:
         """Dispatch-only policies never set a bound; route again if one is hit anyway."""
         return self.route(req, views, now_s)
@@ -77,7 +77,7 @@ class BaseScheduler:
         """No migrations by default."""
         return []
 
-    def on_finish(self, req: Request, num_output_tokens: int, now_s: float) -> None:
+    def on_finish(self, req: RequestView, num_output_tokens: int, now_s: float) -> None:
         """Nothing to learn by default."""
 
     @staticmethod

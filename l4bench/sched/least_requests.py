@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from l4bench.sched.base import BaseScheduler
 from l4bench.sched.common import pick_min
-from l4bench.types import Decision, InstanceView, Request
+from l4bench.types import Decision, InstanceView, RequestView
 
 
 class LeastRequestsScheduler(BaseScheduler):
@@ -14,6 +14,6 @@ class LeastRequestsScheduler(BaseScheduler):
 
     name = "least_requests"
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Arg-min of num_requests over healthy instances."""
         return Decision(instance_id=pick_min(self.healthy(views), lambda v: v.num_requests).instance_id)

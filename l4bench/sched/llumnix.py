@@ -10,7 +10,7 @@ import numpy as np
 from l4bench.errors import ConfigError
 from l4bench.sched.base import BaseScheduler
 from l4bench.sched.common import check_positive
-from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request, RunningRequest
+from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, RequestView, RunningRequest
 
 if TYPE_CHECKING:
     from l4bench.perf.base import PerfModel
@@ -48,8 +48,8 @@ class LlumnixScheduler(BaseScheduler):
     Not modelled: request priorities and the virtual usage that reserves headroom for
     high-priority requests; de-fragmentation's fake head-of-line usage; auto-scaling
     (instance add/drain, termination's infinite virtual usage); the multi-stage live KV
-    migration mechanism itself (the harness performs migrations, by recompute or KV transfer,
-    and accounts their cost); prefill-decode disaggregation.
+    migration mechanism itself (the harness performs migrations by recompute and accounts
+    their cost; KV transfer is planned, issue 16); prefill-decode disaggregation.
 
     Args:
         rebalance_interval_s: seconds between migration rounds. Llumnix polls every 50 ms with
@@ -104,7 +104,7 @@ class LlumnixScheduler(BaseScheduler):
         """Llumnix freeness of one instance (free tokens per request, see the class docstring)."""
         return freeness_of(self.free_tokens(v), v.num_requests)
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Dispatch to the freest healthy instance (or a random one of the k freest)."""
         ranked = sorted(self.healthy(views), key=lambda v: (-self.freeness(v), v.instance_id))
         k = min(self.topk_random_dispatch, len(ranked))

@@ -9,7 +9,7 @@ import numpy as np
 
 from l4bench.sched.base import BaseScheduler
 from l4bench.sched.common import check_choice, pick_min, requests_then_tokens, tokens_then_requests
-from l4bench.types import ClusterSpec, Decision, InstanceView, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, RequestView
 
 if TYPE_CHECKING:
     from l4bench.perf.base import PerfModel
@@ -39,7 +39,7 @@ class PowerOfTwoScheduler(BaseScheduler):
         self.load = load
         self._key = tokens_then_requests if load == "tokens" else requests_then_tokens
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Sample two distinct healthy instances with self.rng; return the less loaded."""
         ok = sorted(self.healthy(views), key=lambda v: v.instance_id)
         if len(ok) == 1:

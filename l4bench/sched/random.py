@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from l4bench.sched.base import BaseScheduler
-from l4bench.types import Decision, InstanceView, Request
+from l4bench.types import Decision, InstanceView, RequestView
 
 
 class RandomScheduler(BaseScheduler):
@@ -13,7 +13,7 @@ class RandomScheduler(BaseScheduler):
 
     name = "random"
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Draw one healthy instance with self.rng."""
         ok = sorted(self.healthy(views), key=lambda v: v.instance_id)
         return Decision(instance_id=ok[int(self.rng.integers(len(ok)))].instance_id)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from l4bench.sched.base import BaseScheduler
-from l4bench.types import ClusterSpec, Decision, InstanceView, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, RequestView
 
 if TYPE_CHECKING:
     from l4bench.perf.base import PerfModel
@@ -25,7 +25,7 @@ class RoundRobinScheduler(BaseScheduler):
         super().__init__(cluster, perf, rng)
         self._next_id = 0  # the first instance id eligible for the next pick
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Pick the first healthy instance id >= the cursor, wrapping around."""
         ids = sorted(v.instance_id for v in self.healthy(views))
         pick = next((i for i in ids if i >= self._next_id), ids[0])

@@ -10,7 +10,7 @@ import numpy as np
 
 from l4bench.sched.base import BaseScheduler
 from l4bench.sched.common import check_positive, least_tokens_view, pick_min
-from l4bench.types import ClusterSpec, Decision, InstanceView, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, RequestView
 
 if TYPE_CHECKING:
     from l4bench.perf.base import PerfModel
@@ -95,7 +95,7 @@ class SglangBucketScheduler(BaseScheduler):
             self._boundaries = weighted_boundaries([p for _, p in self._window], num_buckets)
             self._last_refresh_s = now_s
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Record the prompt, refresh boundaries if due, and send it to its bucket's instance."""
         self.observe(req.prompt_tokens, now_s)
         ordered = sorted(views, key=lambda v: v.instance_id)

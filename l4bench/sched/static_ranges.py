@@ -11,7 +11,7 @@ import numpy as np
 from l4bench.errors import ConfigError
 from l4bench.sched.base import BaseScheduler
 from l4bench.sched.common import least_tokens_view
-from l4bench.types import ClusterSpec, Decision, InstanceView, Request
+from l4bench.types import ClusterSpec, Decision, InstanceView, RequestView
 
 if TYPE_CHECKING:
     from l4bench.perf.base import PerfModel
@@ -103,7 +103,7 @@ class StaticRangesScheduler(BaseScheduler):
         """Index of the range holding this prompt length."""
         return bisect_right(self.boundaries, prompt_tokens)
 
-    def route(self, req: Request, views: Sequence[InstanceView], now_s: float) -> Decision:
+    def route(self, req: RequestView, views: Sequence[InstanceView], now_s: float) -> Decision:
         """Least-tokens healthy instance of the request's range (any healthy one if none)."""
         r = self.range_of(req.prompt_tokens)
         ordered = sorted(views, key=lambda v: v.instance_id)

@@ -19,18 +19,23 @@ import numpy as np
 from l4bench.metrics.records import RequestRecord
 from l4bench.perf.base import BatchShape, PerfModel
 from l4bench.sim.stepping import BLOCK_TOKENS, SMALL_STRETCH, decode_times, num_blocks
-from l4bench.types import ClusterSpec, InstanceView, Migration, Request, RunningRequest
+from l4bench.types import ClusterSpec, InstanceView, Migration, Request, RequestView, RunningRequest
 
 _NO_LIMIT = 1 << 62
 
 
 @dataclass(slots=True, eq=False)
 class SimRequest:
-    """Mutable simulator state of one request (identity semantics)."""
+    """Mutable simulator state of one request (identity semantics).
+
+    ``req`` holds the true output length (the engine's stop); the scheduler is only ever handed
+    ``view`` (prompt, arrival, the client's max_tokens).
+    """
 
     req: Request
     record: RequestRecord
     context: int  # prompt + generated so far (all hops)
+    view: RequestView | None = None  # what the scheduler sees (req.view(), built once)
     computed: int = 0  # tokens with KV on the current instance
     generated: int = 0
     generated_here: int = 0

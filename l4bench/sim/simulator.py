@@ -124,6 +124,7 @@ class _Run:
                 "sim_wall_s": time.perf_counter() - wall0,
                 "num_steps": sum(inst.num_steps for inst in self.instances),
                 "fast_forward": self.sim.fast_forward,
+                **_reads(self.sched),
             },
         )
 
@@ -162,9 +163,9 @@ class _Run:
                 f"prompt+output {total} tokens exceed max_model_len {self.sim.cluster.max_model_len} "
                 f"or KV capacity {limit_blocks * BLOCK_TOKENS} tokens",
             )
-        sreq = SimRequest(req, rec, context=req.prompt_tokens)
+        sreq = SimRequest(req, rec, context=req.prompt_tokens, view=req.view())
         self.active[req.request_id] = sreq
-        decision = self.sched.route(req, self.views(now_s, inclusive=False), now_s)
+        decision = self.sched.route(sreq.view, self.views(now_s, inclusive=False), now_s)
         self.enqueue(sreq, decision, now_s, inclusive=False)
 
     def fail(self, rec: RequestRecord, req: Request, now_s: float, error: str) -> None:
@@ -172,7 +173,7 @@ class _Run:
         rec.error = error
         self.num_done += 1
         self.bar.update(1)
-        self.sched.on_finish(req, 0, now_s)
+        self.sched.on_finish(req.view(), 0, now_s)
 
     def enqueue(self, sreq: SimRequest, decision: Decision, now_s: float, inclusive: bool) -> None:
         """Put a request in an instance's waiting queue."""
@@ -220,7 +221,7 @@ class _Run:
             self.num_done += 1
             self.last_finish_s = max(self.last_finish_s, now_s)
             self.bar.update(1)
-            self.sched.on_finish(r.req, r.generated, now_s)
+            self.sched.on_finish(r.view or r.req.view(), r.generated, now_s)
         elif r.hop_at is not None and r.context >= r.hop_at and r.generated_here >= 1:
             inst.remove_running(r)
             r.pending = None
@@ -240,7 +241,8 @@ class _Run:
         """A hopping or migrating request reaches its next instance."""
         src, mig = payload
         if mig is None:
-            decision = self.sched.on_bound(r.req, r.context, src, self.views(now_s, inclusive=True), now_s)
+            views = self.views(now_s, inclusive=True)
+            decision = self.sched.on_bound(r.view or r.req.view(), r.context, src, views, now_s)
         else:
             decision = Decision(mig.dst_instance, mig.hop_at_tokens)
         self.enqueue(r, decision, now_s, inclusive=True)
@@ -274,3 +276,9 @@ class _Run:
         entry["num_running"] = [v.num_running for v in views]
         entry["num_context_tokens"] = [v.num_context_tokens for v in views]
         self.timeline.append(entry)
+
+
+def _reads(scheduler: Any) -> dict[str, Any]:
+    """{'scheduler_reads': ...} when the scheduler says what it reads beyond prompt and arrival."""
+    reads = getattr(scheduler, "reads", None)
+    return {"scheduler_reads": reads()} if callable(reads) else {}

@@ -22,7 +22,7 @@ from l4bench.l4 import (
 )
 from l4bench.l4.dispatch import externality_s, prefill_compute_s
 from l4bench.sched.base import GlobalScheduler
-from l4bench.types import Request
+from l4bench.types import Request, RequestView
 
 KW = {"num_bins": 8, "min_bin_tokens": 64}  # edges 0, 64, 142, 314, 697, 1545, 3425, 7594, 16384 (approx.)
 
@@ -35,8 +35,9 @@ def make(cls=L4Scheduler, n: int = 4, **kw) -> L4Scheduler:
     return s
 
 
-def req(rid: int, prompt: int, t: float = 0.0, out: int = 100) -> Request:
-    return Request(rid, t, prompt, out)
+def req(rid: int, prompt: int, t: float = 0.0, out: int = 100, max_tokens: int | None = None) -> RequestView:
+    """What a scheduler gets: the view (a true output `out` in the workload it cannot read)."""
+    return Request(rid, t, prompt, out, max_tokens=max_tokens).view()
 
 
 def test_implements_protocol_and_rejects_bad_objective():
@@ -46,11 +47,11 @@ def test_implements_protocol_and_rejects_bad_objective():
 
 
 def test_route_picks_stage_instance_and_sets_hop_bound():
-    s = make()
-    bound = s.upper_bound_tokens(0)
+    bound = make().upper_bound_tokens(0)
+    s = make(prior_output_tokens=4 * bound)  # expected to run far past the bound: hops there
     assert bound == int(s.edges[4])
     views = [view(0, (500,) * 30), view(1, (200,)), view(2), view(3)]
-    d = s.route(req(1, 100, out=4 * bound), views, 0.0)  # runs far past the bound: hops there
+    d = s.route(req(1, 100), views, 0.0)
     assert d.instance_id == 1 and d.hop_at_tokens == bound  # least loaded of stage 0
     d = s.route(req(2, bound), views, 0.0)  # a context equal to the bound belongs to the next stage
     assert d.instance_id in (2, 3) and d.hop_at_tokens is None  # last stage: no hop
@@ -103,8 +104,9 @@ def test_refinement_ignores_small_gaps():
     assert s.layout.end_bins == (4, 8)
 
 
-def test_balance_moves_request_to_light_peer_in_same_stage():
-    s = make(refine_threshold=100.0)
+@pytest.mark.parametrize("prior_output_tokens", [256, 4000])
+def test_balance_moves_request_to_light_peer_in_same_stage(prior_output_tokens):
+    s = make(refine_threshold=100.0, prior_output_tokens=prior_output_tokens)
     views = [
         view(0, (600,) * 40, (300,), True),
         view(1, (), (), True),
@@ -116,7 +118,9 @@ def test_balance_moves_request_to_light_peer_in_same_stage():
     m = moves[0]
     assert (m.src_instance, m.dst_instance) == (0, 1)  # never to stage 1's idle instances
     assert m.request_id == 500  # the queued request goes first (nothing to recompute)
-    assert m.hop_at_tokens == s.upper_bound_tokens(0)
+    # its hop bound follows the expected final context (300 + expected output) vs the 689 bound
+    expect = s.upper_bound_tokens(0) if prior_output_tokens > 2 * 689 else None
+    assert m.hop_at_tokens == expect
 
 
 def test_balance_skips_requests_past_the_stage_bound():
@@ -206,17 +210,42 @@ def test_same_seed_same_decisions_and_snapshot_is_json():
     )
 
 
-def test_hop_only_when_the_run_past_the_bound_pays_for_the_recompute():
-    s = make()
-    bound = s.upper_bound_tokens(0)
+def test_hop_only_when_the_expected_run_past_the_bound_pays_for_the_recompute():
+    bound = make().upper_bound_tokens(0)
     views = idle_views(4)
-    # ends just past the bound: recomputing `bound` tokens for a few more is not worth it
+    s = make(prior_output_tokens=20)
+    # expected to end just past the bound: recomputing `bound` tokens for a few more is not worth it,
+    # whatever the (unreadable) true output is
     assert s.route(req(1, bound - 10, out=20), views, 0.0).hop_at_tokens is None
-    # runs at least `bound` tokens past it (hop_recompute=1): hop
-    assert s.route(req(2, bound - 10, out=bound + 10), views, 0.0).hop_at_tokens == bound
-    # with KV transfer (nothing recomputed), or with the rule off, every crossing hops
-    for t in (make(hop_recompute=0.0), make(hop_payback=0.0)):
-        assert t.route(req(3, bound - 10, out=20), views, 0.0).hop_at_tokens == bound
+    assert s.route(req(2, bound - 10, out=10 * bound), views, 0.0).hop_at_tokens is None
+    # finished requests teach it that outputs run long (hop_recompute=1): now it hops
+    for k in range(50):
+        s.on_finish(req(100 + k, 10), 2 * bound, 1.0)
+    assert s.route(req(3, bound - 10, out=20), views, 1.0).hop_at_tokens == bound
+    # with nothing recomputed on a hop, or with the rule off, every crossing hops
+    for t in (make(prior_output_tokens=20, hop_recompute=0.0), make(prior_output_tokens=20, hop_payback=0.0)):
+        assert t.route(req(4, bound - 10, out=20), views, 0.0).hop_at_tokens == bound
+
+
+def test_max_tokens_is_read_only_as_an_explicit_hint():
+    bound = make().upper_bound_tokens(0)
+    views = idle_views(4)
+    off, on = make(prior_output_tokens=20), make(prior_output_tokens=20, use_max_tokens_hint=True)
+    assert off.route(req(1, bound - 10, max_tokens=4 * bound), views, 0.0).hop_at_tokens is None
+    assert on.route(req(1, bound - 10, max_tokens=4 * bound), views, 0.0).hop_at_tokens == bound
+    assert on.route(req(2, bound - 10, max_tokens=20), views, 0.0).hop_at_tokens is None
+    assert off.reads()["max_tokens_hint"] is False and on.reads()["max_tokens_hint"] is True
+    assert on.snapshot(0.0)["use_max_tokens_hint"] is True
+
+
+def test_residual_output_estimate_from_finishes():
+    h = make().hist
+    assert h.expected_output_given(0) == h.prior_output_tokens
+    for k, o in enumerate((10, 20, 30, 100)):
+        h.add_finish(k, o)
+    assert h.expected_output_given(0) == 40.0
+    assert h.expected_output_given(25) == 65.0  # mean of the outputs longer than 25
+    assert h.expected_output_given(100) == 101.0  # none longer: at least one more token
 
 
 def test_externality_weight_keeps_long_prompts_off_busy_instances():

@@ -1,0 +1,76 @@
+"""README results tables equal their regeneration from committed results (python -m l4bench.report)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from l4bench.report import GENERATORS, check, readme_files, regenerate, render
+from l4bench.report.__main__ import main
+from l4bench.report.blocks import BLOCK
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_readme_table_is_regenerated_from_committed_results():
+    stale = check(ROOT)
+    assert not stale, f"stale README tables (run `python -m l4bench.report`): {stale}"
+
+
+def test_every_block_names_a_generator_and_every_generator_is_used():
+    names = {m["name"] for f in readme_files(ROOT) for m in BLOCK.finditer(f.read_text())}
+    render("bench_speed", ROOT)  # loads the registry
+    assert names and names <= set(GENERATORS)
+    assert set(GENERATORS) <= names, f"generators no README uses: {set(GENERATORS) - names}"
+
+
+def _copy_results(tmp: Path, name: str) -> Path:
+    """results/NAME (its README and the summaries its generators read) under a temp root."""
+    shutil.copytree(
+        ROOT / "results" / name, tmp / "results" / name, ignore=shutil.ignore_patterns("*.parquet", "*.png", "*.pdf")
+    )
+    return tmp
+
+
+def test_a_hand_edited_number_fails_the_check_and_regeneration_fixes_it(tmp_path, capsys):
+    root = _copy_results(tmp_path, "l4_eval")
+    readme = root / "results" / "l4_eval" / "README.md"
+    text = readme.read_text()
+    block = next(m for m in BLOCK.finditer(text) if m["name"] == "l4_eval_mooncake")
+    row = block["body"].splitlines()[2]  # first data row
+    cells = row.split(" | ")
+    cells[2] = "0.500"  # L4's mean E2E ratio at x1, "improved" by hand
+    edited = text.replace(row, " | ".join(cells), 1)
+    assert edited != text
+    readme.write_text(edited)
+    assert main(["--check", "--root", str(root)]) == 1
+    assert "results/l4_eval/README.md: l4_eval_mooncake" in capsys.readouterr().out
+    assert main(["--root", str(root)]) == 0  # regenerate in place
+    assert readme.read_text() == text
+    assert main(["--check", "--root", str(root)]) == 0
+
+
+def test_a_changed_summary_makes_the_table_stale(tmp_path):
+    root = _copy_results(tmp_path, "paper8_sim")
+    summary = root / "results" / "paper8_sim" / "sweep_l4_round3" / "0" / "summary.json"
+    summary.write_text(summary.read_text().replace('"migrations": 148', '"migrations": 149', 1))
+    assert check(root, files=[root / "results" / "paper8_sim" / "README.md"]) == [
+        "results/paper8_sim/README.md: paper8_sim_round3"
+    ]
+
+
+def test_ci_fields_are_shown_when_summaries_carry_them():
+    from l4bench.report.tables import cell
+
+    assert cell({"mean_e2el_ms": 5170.0}, "mean_e2el_ms", ".2f", 1e-3) == "5.17"
+    s = {"mean_e2el_ms": 5170.0, "mean_e2el_ms_ci_lo": 5000.0, "mean_e2el_ms_ci_hi": 5400.0}
+    assert cell(s, "mean_e2el_ms", ".2f", 1e-3) == "5.17 [5.00, 5.40]"
+
+
+def test_unknown_block_is_one_clear_error():
+    from l4bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no such generator"):
+        regenerate("<!-- l4bench.report:nope -->\nx\n<!-- /l4bench.report -->", ROOT)
