@@ -7,6 +7,7 @@ objects (workload, arrivals, performance model, engine, schedulers) and hands th
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import sys
@@ -135,7 +136,7 @@ def run(cfg: Any) -> Path:
     from omegaconf import OmegaConf
 
     from l4bench.perf.base import GpuSpec, ModelSpec
-    from l4bench.replay import ReplayPlan, replay_and_write
+    from l4bench.replay import ReplayPlan, replay_and_write, sweep_and_write
     from l4bench.types import ClusterSpec
 
     validate(cfg)
@@ -161,12 +162,20 @@ def run(cfg: Any) -> Path:
         max_num_seqs=int(cfg.cluster.max_num_seqs),
         max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
     )
-    rng = np.random.default_rng(int(cfg.seed))
     workload = call_accepted(make_partial(cfg.workload, "workload"))
-    arrival = call_accepted(make_partial(cfg.arrival, "arrival"))
-    requests = arrival.assign(workload.load(rng), rng)
-    if not requests:
-        raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
+    arrival_partial = make_partial(cfg.arrival, "arrival")
+    rates = rate_list(cfg.arrival)
+
+    def requests_at(rate: float | None) -> list[Any]:
+        """The workload with arrivals at this rate (None: the config's own), same seed at every rate."""
+        rng = np.random.default_rng(int(cfg.seed))
+        arrival = call_accepted(arrival_partial, **({} if rate is None else {"rate": rate}))
+        requests = arrival.assign(workload.load(rng), rng)
+        if not requests:
+            raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
+        return list(requests)
+
+    requests = requests_at(rates[0])
 
     engine_partial = make_partial(cfg.engine, "engine", drop_unknown=True)
 
@@ -200,7 +209,34 @@ def run(cfg: Any) -> Path:
         },
         resolved_config=OmegaConf.to_yaml(cfg, resolve=True),
     )
-    return replay_and_write(plan)
+    if rates == [None]:
+        return replay_and_write(plan)
+    plans = {
+        float(r): dataclasses.replace(
+            plan,
+            requests=requests if i == 0 else requests_at(r),
+            out_dir=out_dir / f"rate_{r:g}",
+            meta={**plan.meta, "arrival": {**plan.meta["arrival"], "rate": r}},
+        )
+        for i, r in enumerate(rates)
+    }
+    return sweep_and_write(plans, out_dir)
+
+
+def rate_list(arrival: Any) -> list[float | None]:
+    """arrival.rate as a sweep: a list of rates (`'arrival.rate=[3,6]'`: one run, one cluster), or [None]."""
+    from omegaconf import OmegaConf
+
+    rate = arrival.get("rate") if OmegaConf.is_dict(arrival) else None
+    if not OmegaConf.is_list(rate):
+        return [None]
+    try:
+        rates = [float(r) for r in rate]
+    except (TypeError, ValueError):
+        rates = []
+    if not rates or min(rates) <= 0 or len(set(rates)) < len(rates):
+        raise ConfigError(f"arrival.rate: {list(rate)}; valid: a rate > 0 or a list of distinct rates > 0, e.g. [3,6]")
+    return list(rates)
 
 
 def _hydra_entry() -> None:

@@ -77,8 +77,12 @@ def _run_one(engine: Any, name: str, plan: ReplayPlan) -> RunResult:
     return result
 
 
-def replay_and_write(plan: ReplayPlan) -> Path:
-    """Run every scheduler on the same requests; write results; return the summary.json path."""
+def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
+    """Run every scheduler on the same requests; write results; return the summary.json path.
+
+    engine: an engine already made (a rate sweep shares one live cluster); the caller closes it.
+    Without one, plan.make_engine() makes it and it is closed here.
+    """
     from l4bench.metrics.frame import records_frame, write_requests_parquet
     from l4bench.metrics.slo import SloSpec
     from l4bench.metrics.summary import comparison_frame, summarize
@@ -99,7 +103,8 @@ def replay_and_write(plan: ReplayPlan) -> Path:
     }
     results: list[RunResult] = []
     timelines: dict[str, Any] = {}
-    engine = plan.make_engine()
+    owns_engine = engine is None
+    engine = plan.make_engine() if owns_engine else engine
     try:
         for name in plan.schedulers:
             log.info("[%s] replaying %d requests with scheduler %s", plan.experiment, len(plan.requests), name)
@@ -122,9 +127,8 @@ def replay_and_write(plan: ReplayPlan) -> Path:
                 s.get("mean_e2el_ms") or 0.0, s.get("p99_e2el_ms") or 0.0, s.get("migrations"),
             )
     finally:
-        close = getattr(engine, "close", None)
-        if callable(close):
-            close()
+        if owns_engine:
+            _close(engine)
     if results:
         df = records_frame(results)
         write_requests_parquet(df, out / "requests.parquet")
@@ -134,6 +138,48 @@ def replay_and_write(plan: ReplayPlan) -> Path:
     if doc["failed_schedulers"] and not results:
         raise RuntimeError(f"every scheduler failed: {doc['failed_schedulers']}")
     return summary_path
+
+
+def _close(engine: Any) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
+
+
+#: Headline metrics copied into sweep.json per (rate, scheduler).
+SWEEP_KEYS = (
+    "completed", "failed", "request_throughput", "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
+    "p99_tpot_ms", "mean_e2el_ms", "p99_e2el_ms", "request_goodput", "migrations",
+)
+
+
+def sweep_and_write(plans: dict[float, ReplayPlan], out_dir: Path) -> Path:
+    """Replay one plan per arrival rate through ONE engine (a live cluster starts once, stops at the end).
+
+    Each rate writes its own <out_dir>/rate_<r>/ (summary.json, ...); <out_dir>/sweep.json indexes them
+    with the headline metrics per (rate, scheduler), rewritten after every rate. Returns its path.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    first = next(iter(plans.values()))
+    doc: dict[str, Any] = {"experiment": first.experiment, "rates": list(plans), "points": {}}
+    path = out_dir / "sweep.json"
+    engine = first.make_engine()
+    try:
+        for rate, plan in plans.items():
+            log.info("[%s] rate %g req/s (%d requests)", plan.experiment, rate, len(plan.requests))
+            summary_path = replay_and_write(plan, engine)
+            summ = json.loads(summary_path.read_text())
+            doc["points"][f"{rate:g}"] = {
+                "summary": str(summary_path.relative_to(out_dir)),
+                "failed_schedulers": summ["failed_schedulers"],
+                "schedulers": {
+                    name: {k: s.get(k) for k in SWEEP_KEYS} for name, s in summ["schedulers"].items()
+                },
+            }
+            _write_json(path, doc)
+    finally:
+        _close(engine)
+    return path
 
 
 def _write_figures(df: Any, summaries: dict[str, Any], fig_dir: Path, title: str) -> None:
