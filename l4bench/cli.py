@@ -7,6 +7,8 @@ objects (workload, arrivals, performance model, engine, schedulers) and hands th
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import logging
 import sys
@@ -147,7 +149,7 @@ def run(cfg: Any) -> Path:
 
     from l4bench.metrics.window import MeasurementWindow
     from l4bench.perf.base import GpuSpec, ModelSpec
-    from l4bench.replay import ReplayPlan, replay_and_write
+    from l4bench.replay import ReplayPlan, replay_and_write, sweep_and_write
     from l4bench.types import ClusterSpec
 
     validate(cfg)
@@ -174,18 +176,21 @@ def run(cfg: Any) -> Path:
         max_num_batched_tokens=int(cfg.cluster.max_num_batched_tokens),
     )
     workload = call_accepted(make_partial(cfg.workload, "workload"))
-    arrival = call_accepted(make_partial(cfg.arrival, "arrival"))
+    arrival_partial = make_partial(cfg.arrival, "arrival")
+    rates = rate_list(cfg.arrival)
     max_tokens_rule = call_accepted(make_partial(cfg.max_tokens, "max_tokens"))
 
-    def make_requests(seed: int) -> list[Any]:
+    def make_requests(seed: int, rate: float | None = None) -> list[Any]:
+        """The workload with arrivals drawn from seed, at this rate (None: the config's own)."""
         rng = np.random.default_rng(seed)
+        arrival = call_accepted(arrival_partial, **({} if rate is None else {"rate": rate}))
         reqs: list[Any] = arrival.assign(workload.load(rng), rng)
         reqs = max_tokens_rule.assign(reqs, max_model_len)  # the client's cap: what routers see
         if not reqs:
             raise ConfigError("workload: no requests to replay (check workload.num_requests / arrival.max_duration_s)")
-        return reqs
+        return list(reqs)
 
-    requests = make_requests(int(cfg.seed))
+    requests = make_requests(int(cfg.seed), rates[0])
 
     engine_partial = make_partial(cfg.engine, "engine", drop_unknown=True)
 
@@ -202,7 +207,7 @@ def run(cfg: Any) -> Path:
         requests=requests,
         seed=int(cfg.seed),
         repeats=int(cfg.experiment.get("repeats", 1)),
-        make_requests=make_requests,
+        make_requests=lambda seed: make_requests(seed, rates[0]),
         shuffle_order=_shuffle_order(cfg, is_sim),
         window=MeasurementWindow(**{k: cfg.metrics[k] for k in WINDOW_KEYS if k in cfg.metrics}),
         bootstrap_resamples=int(cfg.metrics.get("bootstrap_resamples", 0)),
@@ -229,7 +234,35 @@ def run(cfg: Any) -> Path:
         },
         resolved_config=OmegaConf.to_yaml(cfg, resolve=True),
     )
-    return replay_and_write(plan)
+    if rates == [None]:
+        return replay_and_write(plan)
+    plans = {
+        float(r): dataclasses.replace(
+            plan,
+            requests=requests if i == 0 else make_requests(int(cfg.seed), r),
+            make_requests=functools.partial(make_requests, rate=r),
+            out_dir=out_dir / f"rate_{r:g}",
+            meta={**plan.meta, "arrival": {**plan.meta["arrival"], "rate": r}},
+        )
+        for i, r in enumerate(rates)
+    }
+    return sweep_and_write(plans, out_dir)
+
+
+def rate_list(arrival: Any) -> list[float | None]:
+    """arrival.rate as a sweep: a list of rates (`'arrival.rate=[3,6]'`: one run, one cluster), or [None]."""
+    from omegaconf import OmegaConf
+
+    rate = arrival.get("rate") if OmegaConf.is_dict(arrival) else None
+    if not OmegaConf.is_list(rate):
+        return [None]
+    try:
+        rates = [float(r) for r in rate]
+    except (TypeError, ValueError):
+        rates = []
+    if not rates or min(rates) <= 0 or len(set(rates)) < len(rates):
+        raise ConfigError(f"arrival.rate: {list(rate)}; valid: a rate > 0 or a list of distinct rates > 0, e.g. [3,6]")
+    return list(rates)
 
 
 #: The ``metrics:`` keys of the warm-up / cool-down exclusion (l4bench.metrics.window).

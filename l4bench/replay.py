@@ -265,15 +265,20 @@ class _Writer:
         _write_figures(df[df["is_measured"]], self.doc, self.out / "figures", _title(self.plan.meta))
 
 
-def replay_and_write(plan: ReplayPlan) -> Path:
-    """Run every scheduler on the same requests, per repeat; write results; return the summary.json path."""
+def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
+    """Run every scheduler on the same requests, per repeat; write results; return the summary.json path.
+
+    engine: an engine already made (a rate sweep shares one live cluster); the caller closes it.
+    Without one, plan.make_engine() makes it and it is closed here.
+    """
     from tqdm import tqdm
 
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     if plan.resolved_config:
         (plan.out_dir / "config_resolved.yaml").write_text(plan.resolved_config)
     writer = _Writer(plan)
-    engine = plan.make_engine()
+    owns_engine = engine is None
+    engine = plan.make_engine() if owns_engine else engine
     bar = tqdm(total=plan.repeats * len(plan.schedulers), disable=not plan.show_progress, desc="runs", unit="run")
     try:
         for r in range(plan.repeats):
@@ -300,13 +305,54 @@ def replay_and_write(plan: ReplayPlan) -> Path:
             writer.refresh(final=True)
     finally:
         bar.close()
-        close = getattr(engine, "close", None)
-        if callable(close):
-            close()
+        if owns_engine:
+            _close(engine)
         writer.close()
     if writer.doc["failed_schedulers"] and not writer.doc["schedulers"]:
         raise RuntimeError(f"every scheduler failed: {writer.doc['failed_schedulers']}")
     return plan.out_dir / "summary.json"
+
+
+def _close(engine: Any) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
+
+
+#: Headline metrics copied into sweep.json per (rate, scheduler).
+SWEEP_KEYS = (
+    "completed", "failed", "request_throughput", "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
+    "p99_tpot_ms", "mean_e2el_ms", "p99_e2el_ms", "request_goodput", "migrations",
+)
+
+
+def sweep_and_write(plans: dict[float, ReplayPlan], out_dir: Path) -> Path:
+    """Replay one plan per arrival rate through ONE engine (a live cluster starts once, stops at the end).
+
+    Each rate writes its own <out_dir>/rate_<r>/ (summary.json, ...); <out_dir>/sweep.json indexes them
+    with the headline metrics per (rate, scheduler), rewritten after every rate. Returns its path.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    first = next(iter(plans.values()))
+    doc: dict[str, Any] = {"experiment": first.experiment, "rates": list(plans), "points": {}}
+    path = out_dir / "sweep.json"
+    engine = first.make_engine()
+    try:
+        for rate, plan in plans.items():
+            log.info("[%s] rate %g req/s (%d requests)", plan.experiment, rate, len(plan.requests))
+            summary_path = replay_and_write(plan, engine)
+            summ = json.loads(summary_path.read_text())
+            doc["points"][f"{rate:g}"] = {
+                "summary": str(summary_path.relative_to(out_dir)),
+                "failed_schedulers": summ["failed_schedulers"],
+                "schedulers": {
+                    name: {k: s.get(k) for k in SWEEP_KEYS} for name, s in summ["schedulers"].items()
+                },
+            }
+            _write_json(path, doc)
+    finally:
+        _close(engine)
+    return path
 
 
 def _write_figures(df: Any, doc: dict[str, Any], fig_dir: Path, title: str) -> None:

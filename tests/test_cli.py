@@ -86,6 +86,30 @@ def test_multirun_sweeps_into_numbered_dirs(tmp_path):
     assert rates == [2.0, 4.0]
 
 
+def test_rate_list_sweeps_inside_one_run_with_the_same_numbers_as_single_runs(tmp_path):
+    p = _run([*SMOKE, "arrival.rate=[2,4]", f"hydra.run.dir={tmp_path / 'sweep'}"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    sweep = Path(p.stdout.strip().splitlines()[-1])
+    assert sweep == tmp_path / "sweep" / "sweep.json"
+    doc = json.loads(sweep.read_text())
+    assert doc["rates"] == [2.0, 4.0] and set(doc["points"]) == {"2", "4"}
+    single = _run([*SMOKE, "arrival.rate=4", f"hydra.run.dir={tmp_path / 'one'}"], tmp_path)
+    assert single.returncode == 0, single.stderr
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    four = json.loads((tmp_path / "sweep" / doc["points"]["4"]["summary"]).read_text())
+    assert four["meta"]["arrival"]["rate"] == 4.0
+    for name in ("round_robin", "least_tokens"):
+        for key in ("completed", "mean_e2el_ms", "p99_ttft_ms", "request_throughput"):
+            assert four["schedulers"][name][key] == one["schedulers"][name][key], (name, key)
+            assert doc["points"]["4"]["schedulers"][name][key] == one["schedulers"][name][key]
+
+
+@pytest.mark.parametrize("rate", ["[]", "[2,-1]", "[3,3]", "[a,b]"])
+def test_bad_rate_list_is_one_line(tmp_path, rate):
+    p = _run([*SMOKE, f"arrival.rate={rate}"], tmp_path)
+    assert p.returncode != 0 and "arrival.rate" in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
 @pytest.mark.skipif(shared_workloads() is None, reason="needs the Mooncake trace (L4BENCH_DATA_DIR)")
 def test_mooncake_experiment_runs_the_conversation_trace(tmp_path):
     p = _run(["+experiment=mooncake", "progress=false", "workload.num_requests=200",

@@ -78,6 +78,18 @@ class EngineAdapter(ABC):
     completions_path: str = "/v1/completions"
     chat_path: str | None = "/v1/chat/completions"  # None: no chat endpoint with token ids
     metrics_path: str = "/metrics"
+    python_module: str | None = None  # the package `python -m` starts servers from (vllm, sglang)
+    memory_fraction_flag: str | None = None  # CLI flag: fraction of GPU memory one instance may use
+    tensor_parallel_flag: str | None = None  # CLI flag: GPUs per instance (tensor parallel degree)
+
+    def placement_args(self, gpus_per_instance: int, gpu_memory_utilization: float | None) -> dict[str, Any]:
+        """Engine flags for an instance spanning gpus_per_instance GPUs with that memory fraction."""
+        args: dict[str, Any] = {}
+        if gpus_per_instance > 1 and self.tensor_parallel_flag:
+            args[self.tensor_parallel_flag] = gpus_per_instance
+        if gpu_memory_utilization is not None and self.memory_fraction_flag:
+            args[self.memory_fraction_flag] = gpu_memory_utilization
+        return args
 
     @abstractmethod
     def launch_command(self, python: str, model: str, port: int, args: dict[str, Any]) -> list[str]:

@@ -39,6 +39,9 @@ class SglangEngine(EngineAdapter):
     completions_path = "/generate"
     chat_path = None  # SGLang's OpenAI chat endpoint does not return token ids
     metrics_path = "/metrics"
+    python_module = "sglang"
+    memory_fraction_flag = "mem-fraction-static"
+    tensor_parallel_flag = "tp-size"
 
     def __init__(self, load_timeout_s: float = 2.0) -> None:
         self.load_timeout_s = load_timeout_s

@@ -17,6 +17,9 @@ class VllmEngine(EngineAdapter):
     health_path = "/health"
     completions_path = "/v1/completions"
     metrics_path = "/metrics"
+    python_module = "vllm"
+    memory_fraction_flag = "gpu-memory-utilization"
+    tensor_parallel_flag = "tensor-parallel-size"
 
     def __init__(self, served_model_name: str | None = None, load_timeout_s: float = 2.0) -> None:
         self.served_model_name = served_model_name

@@ -10,6 +10,7 @@ across the nodes of a Ray cluster. All are context managers; ``stop()`` is idemp
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -116,6 +117,9 @@ class LocalClusterSpec:
         ready_timeout_s: how long one start() may wait for all servers.
         log_dir: one log file per instance (instance-<i>.log).
         host: loopback by default; servers never listen on other interfaces unless asked.
+        serial_start: start instance i+1 only once instance i is ready (instances that share a GPU:
+            vLLM sizes its KV cache from the memory it sees free, which a neighbour starting at the
+            same moment would skew).
     """
 
     command: Callable[[int, int], list[str]]
@@ -127,6 +131,51 @@ class LocalClusterSpec:
     health_path: str = "/health"
     ready_timeout_s: float = 600.0
     host: str = "127.0.0.1"
+    serial_start: bool = False
+
+
+def visible_devices(device_env_var: str) -> list[str]:
+    """Device ids instances may use: the harness's own CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi
+    lists; for vLLM's CPU build (VLLM_CPU_OMP_THREADS_BIND), the cores this process may run on."""
+    if device_env_var != "CUDA_VISIBLE_DEVICES":
+        return [str(c) for c in sorted(os.sched_getaffinity(0))]
+    own = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if own is not None:
+        return [d.strip() for d in own.split(",") if d.strip()]
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.stdout.splitlines()) if line.startswith("GPU ")]
+
+
+def instance_devices(num_instances: int, gpus_per_instance: float, visible: list[str]) -> tuple[str, ...]:
+    """Device list per instance: g >= 1 whole GPUs each ("0,1", "2,3"), or 1/g instances per GPU ("0", "0").
+
+    Args:
+        num_instances: how many instances.
+        gpus_per_instance: a whole number (1, 2, 4: tensor parallel) or 1/k (0.5: two per GPU).
+        visible: the GPU ids instances may use, in order (the harness's CUDA_VISIBLE_DEVICES, or 0..n-1).
+    """
+    g = float(gpus_per_instance)
+    per_gpu = round(1.0 / g) if 0 < g < 1 else 1
+    whole = g >= 1 and g == int(g)
+    if not whole and not (0 < g < 1 and abs(per_gpu * g - 1.0) < 0.01):
+        raise ConfigError(
+            f"engine.gpus_per_instance: {gpus_per_instance}; valid: a whole number (1, 2, 4) or 1/k (0.5, 0.25)"
+        )
+    span = int(g) if whole else 1
+    needed = num_instances * span if whole else -(-num_instances // per_gpu)
+    if needed > len(visible):
+        raise ConfigError(
+            f"engine.gpus_per_instance: {num_instances} instances x {gpus_per_instance} GPUs need {needed} "
+            f"GPUs, {len(visible)} visible ({', '.join(visible) or 'none'}); valid: fewer instances or a smaller share"
+        )
+    if whole:
+        groups = [",".join(visible[i * span : (i + 1) * span]) for i in range(num_instances)]
+    else:
+        groups = [visible[i // per_gpu] for i in range(num_instances)]
+    return tuple(groups)
 
 
 class LocalLauncher(Launcher):
@@ -166,6 +215,8 @@ class LocalLauncher(Launcher):
                 proc.start()
                 self.procs.append(proc)
                 self.endpoints.append(Endpoint(i, f"http://{self.spec.host}:{port}", name=f"instance-{i}"))
+                if self.spec.serial_start:
+                    self._wait_ready()
             self._wait_ready()
         except BaseException:
             self.stop()

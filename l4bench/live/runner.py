@@ -30,7 +30,15 @@ from l4bench.live.drain import drain_and_reset
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.external import ExternalRouter
 from l4bench.live.faults import FaultPlan, fault_report
-from l4bench.live.launchers import AttachLauncher, Launcher, LocalClusterSpec, LocalLauncher
+from l4bench.live.interpreter import engine_python
+from l4bench.live.launchers import (
+    AttachLauncher,
+    Launcher,
+    LocalClusterSpec,
+    LocalLauncher,
+    instance_devices,
+    visible_devices,
+)
 from l4bench.live.loadgen import LoadGenConfig, LoadGenerator
 from l4bench.live.versions import engine_version
 from l4bench.metrics.records import RequestRecord, RunResult
@@ -41,21 +49,22 @@ log = logging.getLogger("l4bench.live")
 LAUNCHERS = ("local", "attach", "ray")
 
 
-def _default_python() -> str:
-    return os.environ.get("L4BENCH_ENGINE_PYTHON") or ".venv-engine/bin/python"
-
-
 class LiveRunner:
     """Runs schedulers against a live engine cluster (started here, on Ray, or attached).
 
     Args (YAML keys of conf/engine/{vllm,sglang,attach}.yaml; the rest come from the CLI):
         adapter: the EngineAdapter (VllmEngine, SglangEngine).
-        python: the engine venv's python (default $L4BENCH_ENGINE_PYTHON, else .venv-engine/bin/python).
+        python: the python that starts engine servers; null: this interpreter if it imports the engine,
+            else $L4BENCH_ENGINE_PYTHON (l4bench.live.interpreter).
         launcher: local | attach | ray.
         urls: attach only: the instances' base URLs.
         engine_args: engine CLI flags ({"load-format": "dummy", "enforce-eager": true, ...}).
         env: environment of every engine process.
-        devices: per instance, the value of device_env_var (GPU lists "0" / "0,1"); null: unset.
+        devices: per instance, the value of device_env_var (GPU lists "0" / "0,1"); null: unset, or
+            from gpus_per_instance.
+        gpus_per_instance: local launcher: GPUs per instance, whole (1, 2: tensor parallel) or 1/k
+            (0.5: two instances share each GPU, started one after the other); sets devices.
+        gpu_memory_utilization: the fraction of a GPU's memory one instance may use (engine flag).
         device_env_var: CUDA_VISIBLE_DEVICES (GPU) or VLLM_CPU_OMP_THREADS_BIND (vLLM CPU build).
         ready_timeout_s, idle_timeout_s: waits for startup and for instances to drain between schedulers.
         max_concurrency, request_timeout_s, show_progress: load generator settings.
@@ -85,6 +94,8 @@ class LiveRunner:
         env: dict[str, Any] | None = None,
         devices: list[str | None] | None = None,
         device_env_var: str = "CUDA_VISIBLE_DEVICES",
+        gpus_per_instance: float | None = None,
+        gpu_memory_utilization: float | None = None,
         ready_timeout_s: float = 900.0,
         idle_timeout_s: float = 300.0,
         max_concurrency: int | None = None,
@@ -107,8 +118,12 @@ class LiveRunner:
         self.model_name = model_name
         self.out_dir = Path(out_dir)
         self.adapter = adapter
-        self.python = python or _default_python()
-        self.router_python = router_python or self.python
+        if devices is not None and gpus_per_instance is not None:
+            raise ConfigError("engine.devices and engine.gpus_per_instance: set one of them, not both")
+        self._python = python
+        self._router_python = router_python
+        if launcher != "attach":
+            self._python = self.python  # a missing engine python is one ConfigError line, before any work
         self.model_path = model_path or str(self.model_dir)  # real weights: a HF id or checkpoint dir
         self.launcher_kind = launcher
         self.urls = list(urls or [])
@@ -118,6 +133,9 @@ class LiveRunner:
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.devices = devices
         self.device_env_var = device_env_var
+        self.gpus_per_instance = gpus_per_instance
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self._device_list = self._devices() if launcher == "local" else None  # bad fit: ConfigError now
         self.ready_timeout_s = ready_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self.loadgen = LoadGenConfig(
@@ -132,6 +150,33 @@ class LiveRunner:
         self._facts: dict[str, Any] = {}
 
     # ---- cluster lifecycle -------------------------------------------------------------------
+    @property
+    def python(self) -> str:
+        """The interpreter that starts engine servers (resolved on first use, see interpreter.py)."""
+        if self._python is None or not os.path.isabs(self._python):
+            module = self.adapter.python_module or self.adapter.name
+            self._python = engine_python(module, self._python)
+        return self._python
+
+    def _python_if_any(self) -> str | None:
+        """The engine python if one resolves (attached clusters need none), else None."""
+        try:
+            return self.python
+        except ConfigError:
+            return None
+
+    @property
+    def router_python(self) -> str:
+        """The interpreter that runs external routers (default: the engine's)."""
+        return self._router_python or self.python
+
+    def _devices(self) -> tuple[str | None, ...] | None:
+        """Per-instance device values: engine.devices, or derived from engine.gpus_per_instance."""
+        if self.gpus_per_instance is not None:
+            visible = visible_devices(self.device_env_var)
+            return instance_devices(self.cluster.num_instances, self.gpus_per_instance, visible)
+        return tuple(self.devices) if self.devices is not None else None
+
     def _served_name(self) -> str:
         return str(getattr(self.adapter, "served_model_name", None) or self.model_name)
 
@@ -141,11 +186,13 @@ class LiveRunner:
             self.adapter.served_model_name = self.model_name  # type: ignore[attr-defined]
         if self.launcher_kind == "attach":
             return AttachLauncher(self.urls, self.adapter.health_path, self.ready_timeout_s)
+        span = int(self.gpus_per_instance) if (self.gpus_per_instance or 0) >= 1 else 1
         args = {
             "max-model-len": self.cluster.max_model_len,
             "max-num-seqs": self.cluster.max_num_seqs,
             "max-num-batched-tokens": self.cluster.max_num_batched_tokens,
             **self.adapter.attention_flags(self.attention_backend),
+            **self.adapter.placement_args(span, self.gpu_memory_utilization),
             **self.engine_args,
         }
         env = self.adapter.launch_env(self.env)
@@ -168,15 +215,18 @@ class LiveRunner:
             """argv of one instance on its port."""
             return self.adapter.launch_command(self.python, self.model_path, port, args)
 
+        devices = self._device_list
+        shared = devices is not None and len(set(devices)) < len(devices)
         spec = LocalClusterSpec(
             command=command,
             num_instances=self.cluster.num_instances,
             log_dir=self.log_dir,
             env=env,
-            devices=tuple(self.devices) if self.devices is not None else None,
+            devices=devices,
             device_env_var=self.device_env_var,
             health_path=self.adapter.health_path,
             ready_timeout_s=self.ready_timeout_s,
+            serial_start=shared and self.device_env_var == "CUDA_VISIBLE_DEVICES",
         )
         return LocalLauncher(spec)
 
@@ -190,7 +240,7 @@ class LiveRunner:
             self._facts = {
                 **launcher.describe(),
                 "engine": self.adapter.name,
-                "engine_version": engine_version(self.adapter.name, self.python, self._endpoints[0].url),
+                "engine_version": engine_version(self.adapter.name, self._python_if_any(), self._endpoints[0].url),
                 "instance_urls": [e.url for e in self._endpoints],
                 "startup_s": round(time.monotonic() - t0, 1),
                 "attention_backend": {"requested": self.attention_backend, **self._selected_attention()},

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 
 
-def engine_version(engine: str, python: str, url: str | None = None) -> str:
+def engine_version(engine: str, python: str | None, url: str | None = None) -> str:
     """The engine's version: its /version endpoint if it answers, else `python -c 'import engine'`."""
     if url:
         try:
@@ -18,6 +18,8 @@ def engine_version(engine: str, python: str, url: str | None = None) -> str:
                     return str(version)
         except (urllib.error.URLError, OSError, ValueError):
             pass
+    if python is None:
+        return "unknown"
     try:
         out = subprocess.run(
             [python, "-c", f"import {engine}; print({engine}.__version__)"],

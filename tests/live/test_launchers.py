@@ -140,3 +140,34 @@ def test_attach_checks_health_and_never_stops(tmp_path: Path) -> None:
         AttachLauncher([])
     with pytest.raises(LaunchError):
         AttachLauncher(["http://127.0.0.1:9"], ready_timeout_s=0.5).start()
+
+
+SLOW_SERVER = textwrap.dedent(
+    """
+    import http.server, sys, time
+    print("started", time.time(), flush=True)
+    time.sleep(1.0)
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+        def log_message(self, *a):
+            pass
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """
+)
+
+
+@pytest.mark.parametrize("serial", [True, False])
+def test_serial_start_waits_for_each_instance_before_the_next(tmp_path: Path, serial: bool) -> None:
+    import dataclasses
+
+    spec = dataclasses.replace(_spec(tmp_path, script=SLOW_SERVER), serial_start=serial)
+    with LocalLauncher(spec) as launcher:
+        launcher.start()
+        starts = [
+            float(next(ln for ln in (tmp_path / "logs" / f"instance-{i}.log").read_text().splitlines()
+                       if ln.startswith("started")).split()[1])
+            for i in (0, 1)
+        ]
+    gap_s = starts[1] - starts[0]
+    assert (gap_s >= 1.0) if serial else (gap_s < 1.0), gap_s
