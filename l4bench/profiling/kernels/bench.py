@@ -137,7 +137,7 @@ def run_backend(
             if p > 0 and time.monotonic() > deadline_s:
                 print(f"[kernels] {name}: budget reached after {p} passes", flush=True)
                 break
-            for cname in rng.permutation(list(batches)):
+            for cname in [str(n) for n in rng.permutation(list(batches))]:
                 samples, starved = timer.time(backend.prepare(batches[cname]), cfg.launches_per_pass)
                 res.samples_us.setdefault(cname, []).append(samples)
                 res.starved_passes[cname] = res.starved_passes.get(cname, 0) + int(starved)
