@@ -38,6 +38,18 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
+def load_option(group: str, name: str, option: str) -> dict[str, Any]:
+    """conf/<group>/<name>.yaml as a plain dict; ConfigError naming `option` and the valid names."""
+    from omegaconf import OmegaConf
+
+    path = conf_dir() / group / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{option}: unknown {group} '{name}'; valid: {', '.join(options(group))}")
+    doc = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(doc, dict)
+    return {str(k): v for k, v in doc.items()}
+
+
 def model_dir(model_name: str) -> Path:
     """Folder holding the model's config.json (architecture only) for engines started with dummy weights."""
     return Path(__file__).resolve().parent / "models" / model_name
