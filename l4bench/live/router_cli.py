@@ -94,28 +94,35 @@ def _model_name(args: argparse.Namespace, model_id: str, root: str | None, profi
     return None
 
 
-def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_perf: bool) -> tuple[Any, str]:
-    """(performance model or None, a description) for the scheduler's cost model."""
+def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_perf: str) -> tuple[Any, str]:
+    """(performance model or None, a description) for the scheduler's cost model.
+
+    needs_perf: "required" (L4: an unknown model is an error), "optional" (built when the model is
+    known, as the harness passes it) or "none".
+    """
     from l4bench.cli import load_option, options
     from l4bench.perf.base import GpuSpec, ModelSpec
 
     profile = str(args.perf_profile).strip("/").split("/") if args.perf_profile else None
     if profile is not None and len(profile) not in (2, 3):
         raise ConfigError(f"--perf-profile: expected GPU/MODEL or GPU/MODEL/BACKEND, got {args.perf_profile!r}")
+    if profile is not None:
+        from l4bench.perf.fitted import find_fit
+
+        find_fit(profile[0], "/".join(profile[1:]), None)  # one line naming the available profiles
     name = _model_name(args, model_id, root, profile[1] if profile else None)
-    if not needs_perf:
-        return None, "none (the scheduler uses no cost model)"
+    if needs_perf == "none" or (needs_perf == "optional" and name is None and profile is None):
+        return None, "none"
     if name is None:
         raise ConfigError(
             f"--model: the workers serve '{model_id}', which matches no conf/model option; "
             f"valid: {', '.join(options('model'))}"
         )
-    model = ModelSpec(**load_option("model", name, "--model"))
+    model = ModelSpec(**load_option("model", name, "--model" if args.model or not profile else "--perf-profile"))
     if profile is not None:
-        from l4bench.perf.fitted import FittedPerfModel, find_fit
+        from l4bench.perf.fitted import FittedPerfModel
 
         gpu_name, profile_model = profile[0], "/".join(profile[1:])
-        find_fit(gpu_name, profile_model, None)  # one line naming the available profiles when absent
         gpu = GpuSpec(**load_option("gpu", gpu_name, "--perf-profile"))
         perf = FittedPerfModel(model, gpu, gpu_name=gpu_name, model_name=profile_model)
         return perf, f"fitted profile {args.perf_profile}"
@@ -130,13 +137,17 @@ def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_
     return AnalyticPerfModel(model, gpu), f"analytic (gpu={gpu.name}, model={model.name})"
 
 
-def _needs_perf(scheduler: str) -> bool:
+def _needs_perf(scheduler: str) -> str:
+    """required | optional | none: whether the scheduler's constructor takes a performance model."""
     from hydra.utils import get_method
 
     from l4bench.cli import load_option
 
     target = get_method(str(load_option("scheduler", scheduler, "--scheduler")["_target_"]))
-    return "perf" in inspect.signature(target).parameters
+    param = inspect.signature(target).parameters.get("perf")
+    if param is None:
+        return "none"
+    return "required" if param.default is inspect.Parameter.empty else "optional"
 
 
 async def build(args: argparse.Namespace) -> Any:
