@@ -42,6 +42,18 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
+def load_option(group: str, name: str, option: str) -> dict[str, Any]:
+    """conf/<group>/<name>.yaml as a plain dict; ConfigError naming `option` and the valid names."""
+    from omegaconf import OmegaConf
+
+    path = conf_dir() / group / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{option}: unknown {group} '{name}'; valid: {', '.join(options(group))}")
+    doc = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(doc, dict)
+    return {str(k): v for k, v in doc.items()}
+
+
 def model_dir(model_name: str) -> Path:
     """Folder holding the model's config.json (architecture only) for engines started with dummy weights."""
     return Path(__file__).resolve().parent / "models" / model_name
@@ -90,30 +102,55 @@ def make_partial(node: Any, option: str, drop_unknown: bool = False) -> Any:
     return instantiate(node, _partial_=True, _convert_="all")
 
 
-def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Callable[[], Any]:
-    """A zero-argument factory for scheduler NAME (conf/scheduler/NAME.yaml + experiment overrides)."""
+def is_external(name: str) -> bool:
+    """Whether conf/scheduler/NAME.yaml is an external router (vllm-router, sglang-router): live only."""
+    from omegaconf import OmegaConf
+
+    return str(OmegaConf.load(conf_dir() / "scheduler" / f"{name}.yaml").get("_target_", "")).endswith(
+        "ExternalRouter"
+    )
+
+
+def scheduler_factory(
+    name: str,
+    cluster: Any,
+    perf: Any,
+    seed: int,
+    overrides: dict[str, Any] | None = None,
+    option: str = "experiment.schedulers",
+) -> Callable[[], Any]:
+    """A zero-argument factory for scheduler NAME (conf/scheduler/NAME.yaml + constructor overrides).
+
+    Config-free: the harness (build_scheduler_factory) and l4bench-router both build schedulers here.
+    """
     from omegaconf import OmegaConf
 
     path = conf_dir() / "scheduler" / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError(f"experiment.schedulers: unknown scheduler '{name}'; valid: {', '.join(options('scheduler'))}")
+        raise ConfigError(f"{option}: unknown scheduler '{name}'; valid: {', '.join(options('scheduler'))}")
     node = OmegaConf.load(path)
-    if str(node.get("_target_", "")).endswith("ExternalRouter") and str(cfg.engine._target_).endswith("Simulator"):
-        raise ConfigError(
-            f"experiment.schedulers: '{name}' is an external router and runs only live (engine=vllm|sglang|attach), "
-            "not in the simulator"
-        )
-    extra = (cfg.experiment.get("scheduler_overrides") or {}).get(name)
-    if extra:
-        node = OmegaConf.merge(node, extra)
-    seed = int(cfg.seed)
-    partial = make_partial(node, f"experiment.scheduler_overrides.{name}")  # bad keys fail before the run
+    if overrides:
+        node = OmegaConf.merge(node, overrides)
+    where = "experiment.scheduler_overrides" if option == "experiment.schedulers" else option
+    partial = make_partial(node, f"{where}.{name}")  # bad keys fail before the run
 
     def make(seed: int = seed) -> Any:
         """The scheduler, its rng seeded by the repeat's seed (repeat 0: cfg.seed)."""
         return call_accepted(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
 
     return make
+
+
+def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Callable[[], Any]:
+    """scheduler_factory for NAME with the experiment's scheduler_overrides and seed."""
+    path = conf_dir() / "scheduler" / f"{name}.yaml"
+    if path.is_file() and is_external(name) and str(cfg.engine._target_).endswith("Simulator"):
+        raise ConfigError(
+            f"experiment.schedulers: '{name}' is an external router and runs only live (engine=vllm|sglang|attach), "
+            "not in the simulator"
+        )
+    extra = (cfg.experiment.get("scheduler_overrides") or {}).get(name)
+    return scheduler_factory(name, cluster, perf, int(cfg.seed), extra)
 
 
 def validate(cfg: Any) -> None:
@@ -321,8 +358,11 @@ def _hydra_entry() -> None:
 
 def main() -> None:
     """Console entry point (also `python -m l4bench`)."""
+    from l4bench.cli_overrides import check_all
+
     try:
         check_overrides(sys.argv[1:])
+        check_all(sys.argv[1:], conf_dir(), GROUPS)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -8,6 +8,7 @@ the aiohttp session and the instance URL, so one adapter object serves every ins
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,18 @@ def parse_prometheus(text: str) -> dict[str, float]:
             continue
         totals[name] = totals.get(name, 0.0) + value
     return totals
+
+
+def prometheus_labels(text: str, metric: str) -> list[dict[str, str]]:
+    """The label sets of every sample of one metric (info-style gauges carry their facts in labels)."""
+    out: list[dict[str, str]] = []
+    prefix = metric + "{"
+    for line in text.splitlines():
+        if not line.startswith(prefix):
+            continue
+        body = line[len(prefix) : line.rfind("}")]
+        out.append(dict(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', body)))
+    return out
 
 
 class EngineAdapter(ABC):
@@ -144,6 +157,10 @@ class EngineAdapter(ABC):
     @abstractmethod
     async def fetch_load(self, session: aiohttp.ClientSession, url: str) -> EngineLoad:
         """Poll the instance at url for its load; raises aiohttp.ClientError / TimeoutError when down."""
+
+    async def fetch_kv_capacity_tokens(self, session: aiohttp.ClientSession, url: str) -> int | None:
+        """The instance's KV cache size in tokens as the engine reports it; None when it does not."""
+        return None
 
     async def abort(self, session: aiohttp.ClientSession, url: str, request_id: str) -> None:
         """Best-effort abort of request_id on the instance (closing its stream already aborts in vLLM)."""

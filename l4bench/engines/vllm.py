@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from l4bench.engines.attention import vllm_cli_flags, vllm_selected_from_log
-from l4bench.engines.base import EngineAdapter, EngineLoad, flag_args, parse_prometheus
+from l4bench.engines.base import EngineAdapter, EngineLoad, flag_args, parse_prometheus, prometheus_labels
 
 
 class VllmEngine(EngineAdapter):
@@ -91,6 +91,18 @@ class VllmEngine(EngineAdapter):
         if ids is None:
             ids = chunk.get("prompt_token_ids")
         return [int(t) for t in ids] if ids is not None else None
+
+    async def fetch_kv_capacity_tokens(self, session: aiohttp.ClientSession, url: str) -> int | None:
+        """num_gpu_blocks x block_size from the vllm:cache_config_info labels on /metrics."""
+        timeout = aiohttp.ClientTimeout(total=max(self.load_timeout_s, 5.0))
+        async with session.get(url + self.metrics_path, timeout=timeout) as resp:
+            resp.raise_for_status()
+            text = await resp.text()
+        for labels in prometheus_labels(text, "vllm:cache_config_info"):
+            blocks, size = labels.get("num_gpu_blocks", ""), labels.get("block_size", "")
+            if blocks.isdigit() and size.isdigit():
+                return int(blocks) * int(size)
+        return None
 
     async def fetch_load(self, session: aiohttp.ClientSession, url: str) -> EngineLoad:
         """Running/waiting requests and KV usage from vllm:* gauges on /metrics."""

@@ -121,6 +121,7 @@ class FakeBackend:
             f"sglang:num_running_reqs{labels} {float(self.num_running)}",
             f"sglang:num_queue_reqs{labels} 0.0",
             f"sglang:token_usage{labels} 0.0",
+            'vllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="4096"} 1.0',  # 65536 tokens
         ]
         return web.Response(text="\n".join(lines) + "\n")
 

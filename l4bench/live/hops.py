@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ from l4bench.engines.base import EngineAdapter
 from l4bench.live.router_state import Flight, RouterState
 from l4bench.sched.base import GlobalScheduler
 from l4bench.types import Decision
+
+log = logging.getLogger(__name__)
+
+#: One engine event as the client will see it: new token ids, new text, finish_reason on the last.
+HopEvent = tuple[list[int], str, "str | None"]
 
 
 @dataclass
@@ -104,8 +110,12 @@ class HopDriver:
             return remaining
         return max(1, min(remaining, decision.hop_at_tokens - hop_prompt))
 
-    async def run(self, flight: Flight, decision: Decision) -> AsyncIterator[tuple[list[int], str]]:
-        """Yield (new token ids, new text) until the flight finishes; sets finish_reason or error."""
+    async def run(self, flight: Flight, decision: Decision) -> AsyncIterator[HopEvent]:
+        """Yield one (new token ids, new text, finish) per engine event until the flight finishes.
+
+        finish is set on the request's last event only (as the engine's own last chunk carries it);
+        sets flight.finish_reason or flight.error.
+        """
         num_failures = 0
         while True:
             inst = self._pick(decision)
@@ -150,7 +160,7 @@ class HopDriver:
                 flight.error, flight.error_status = f"scheduler error: {exc!r}", 500
                 return
 
-    def _on_tokens(self, flight: Flight, ids: list[int], text: str) -> tuple[list[int], str]:
+    def _on_tokens(self, flight: Flight, ids: list[int], text: str, finish: str | None) -> HopEvent:
         remaining = flight.parsed.max_tokens - len(flight.generated_ids)
         ids = ids[:remaining]
         if not flight.is_running:
@@ -161,14 +171,17 @@ class HopDriver:
         flight.generated_ids.extend(ids)
         flight.text_parts.append(text)
         self.state.counters.generated_tokens += len(ids)
-        return ids, text
+        return ids, text, finish
 
     async def _hop(
         self, flight: Flight, inst: int, body: dict[str, Any], path: str, result: HopResult
-    ) -> AsyncIterator[tuple[list[int], str]]:
-        """Stream one backend request, updating the flight; result says how it ended."""
+    ) -> AsyncIterator[HopEvent]:
+        """Stream one backend request, one event per engine event; result says how it ended.
+
+        Client-facing messages name the instance by id only; its address goes to the log.
+        """
         url = self.state.endpoints[inst].url
-        where = f"instance {inst} ({url})"
+        where = f"instance {inst}"
         headers = {"X-Request-Id": str(body.get("rid", flight.request_id))}
         try:
             async with self.session.post(
@@ -188,9 +201,9 @@ class HopDriver:
                     if not data:
                         break
                     *lines, buf = (buf + data).split(b"\n")
-                    ids, texts, stop = self._consume(flight, lines, result, where)
-                    if ids or texts:
-                        yield self._on_tokens(flight, ids, "".join(texts))
+                    events, stop = self._consume(flight, lines, result, where)
+                    for ids, text, finish in events:
+                        yield self._on_tokens(flight, ids, text, finish)
                     if stop == "eof":
                         break
                     if stop is not None:
@@ -205,50 +218,53 @@ class HopDriver:
             elif flight.pending_move is not None:
                 result.kind = "moved"
             else:
-                result.message = f"{where} failed mid-stream: {exc!r}"
+                result.message = f"{where} failed mid-stream ({type(exc).__name__})"
+                log.warning("instance %d (%s) failed mid-stream: %r", inst, url, exc)
         finally:
             flight.upstream = None
 
     def _consume(
         self, flight: Flight, lines: list[bytes], result: HopResult, where: str
-    ) -> tuple[list[int], list[str], str | None]:
-        """Parse the SSE lines of one read: (new ids, new texts, stop) with stop in eof|error|cut|None."""
-        ids: list[int] = []
-        texts: list[str] = []
+    ) -> tuple[list[HopEvent], str | None]:
+        """Parse the SSE lines of one read: (events, stop) with stop in eof|error|cut|None.
+
+        One event per backend chunk with choices; its finish is set only on the request's last one.
+        """
+        events: list[HopEvent] = []
         max_tokens = flight.parsed.max_tokens
+        num_generated = len(flight.generated_ids)
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
             payload = line[5:].strip()
             if payload == b"[DONE]":
-                return ids, texts, "eof"
+                return events, "eof"
             if result.finish is not None:
                 continue  # drain to [DONE] so the connection is reused
             chunk = json.loads(payload)
             if "error" in chunk and not chunk.get("choices"):
                 result.message = f"{where} streamed an error: {_error_message(json.dumps(chunk))}"
-                return ids, texts, "error"
+                return events, "error"
             if flight.prompt_ids is None:
                 flight.prompt_ids = self.adapter.parse_prompt_ids(chunk)
             new, text, finish = self.adapter.parse_chunk(chunk)
-            num_generated = len(flight.generated_ids) + len(ids)
-            ids.extend(new[: max_tokens - num_generated])
-            if text:
-                texts.append(text)
-            num_generated = len(flight.generated_ids) + len(ids)
+            if not new and not text and finish is None:
+                continue  # no token (chat role chunk, usage-only chunk): the router writes its own
+            new = new[: max_tokens - num_generated]
+            num_generated += len(new)
             if num_generated >= max_tokens or finish is not None:
                 result.finish = finish or "length"
+                is_last = result.finish == "stop" or num_generated >= max_tokens
+                events.append((new, text, result.finish if is_last else None))
                 continue
+            events.append((new, text, None))
             if flight.pending_move is not None:
                 result.kind = "moved"
-                return ids, texts, "cut"
-            if (
-                flight.hop_at_tokens is not None
-                and flight.prompt_tokens + num_generated >= flight.hop_at_tokens
-            ):
+                return events, "cut"
+            if flight.hop_at_tokens is not None and flight.prompt_tokens + num_generated >= flight.hop_at_tokens:
                 result.kind = "bound"
-                return ids, texts, "cut"
-        return ids, texts, None
+                return events, "cut"
+        return events, None
 
     @staticmethod
     def _classify_end(flight: Flight, result: HopResult, where: str) -> None:

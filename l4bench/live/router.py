@@ -31,16 +31,14 @@ from l4bench.live.hops import HopDriver
 from l4bench.live.prom import render_metrics
 from l4bench.live.router_api import (
     MAX_TOKENS_HEADER,
-    ChunkFormat,
     ClientError,
     client_max_tokens,
     decode_json,
     error_body,
     parse_request,
-    sse,
-    stream_chunk,
-    whole_response,
 )
+from l4bench.live.router_http import forward_json, json_error, json_errors
+from l4bench.live.router_respond import error_response, respond_stream, respond_whole
 from l4bench.live.router_state import Flight, RouterState
 from l4bench.sched.base import GlobalScheduler
 from l4bench.types import Decision, RequestView
@@ -88,15 +86,19 @@ class RouterServer:
         self._driver: HopDriver | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._site: web.TCPSite | None = None
+        self.is_draining = False
 
     def app(self) -> web.Application:
         """The aiohttp application with the router's routes."""
-        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[json_errors])
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_post("/tokenize", self._forward)
+        app.router.add_post("/detokenize", self._forward)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -117,6 +119,7 @@ class RouterServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
+        self._site = site
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
         self._tasks.append(asyncio.create_task(self._poll_loop()))
@@ -139,6 +142,17 @@ class RouterServer:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def drain(self, timeout_s: float) -> int:
+        """Stop accepting (new connections and new requests: 503), wait for flights; returns those left."""
+        self.is_draining = True
+        if self._site is not None:
+            await self._site.stop()  # closes the listening socket; open connections finish
+            self._site = None
+        deadline = time.monotonic() + timeout_s
+        while self.state.flights and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return len(self.state.flights)
 
     def mark_unhealthy(self, instance_id: int) -> None:
         """Take an instance out of routing until mark_healthy (in-flight hops there fail over when they break)."""
@@ -197,6 +211,8 @@ class RouterServer:
     # ---- small endpoints --------------------------------------------------------------------
 
     async def _health(self, request: web.Request) -> web.Response:
+        if self.is_draining:
+            return web.json_response({"status": "draining", "healthy_instances": []}, status=503)
         healthy = self.state.healthy_ids()
         body = {"status": "ok" if healthy else "no healthy instance", "healthy_instances": healthy}
         return web.json_response(body, status=200 if healthy else 503)
@@ -223,6 +239,20 @@ class RouterServer:
         return web.Response(
             text=render_metrics(self.state, snapshot), content_type="text/plain", charset="utf-8"
         )
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        """/tokenize and /detokenize: passed to the least loaded healthy instance."""
+        if (denied := self._auth_error(request)) is not None:
+            return denied
+        inst = self.state.least_loaded_healthy()
+        if inst is None or self._session is None:
+            return json_error(503, "no healthy instance")
+        try:
+            raw = await self._read(request)
+        except ClientError as exc:
+            return json_error(exc.status, exc.message)
+        url = self.state.endpoints[inst].url
+        return await forward_json(self._session, url, request.path, raw, self.config.backend_timeout_s)
 
     def _auth_error(self, request: web.Request) -> web.Response | None:
         key = self.config.api_key
@@ -275,7 +305,7 @@ class RouterServer:
             )
         now = time.monotonic()
         seq = self.state.next_seq()
-        rid = request.headers.get("X-Request-Id") or f"cmpl-{uuid.uuid4().hex}"
+        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
         cap = client_max_tokens(parsed, request.headers.get(MAX_TOKENS_HEADER))
         req = RequestView(seq, now, parsed.prompt_tokens_estimate, cap, prompt_text=parsed.prompt_text)
         flight = Flight(
@@ -288,6 +318,8 @@ class RouterServer:
     async def _serve(self, request: web.Request, is_chat: bool) -> web.StreamResponse:
         if (denied := self._auth_error(request)) is not None:
             return denied
+        if self.is_draining:
+            return json_error(503, "The router is shutting down; retry on another replica.")
         try:
             flight = await self._admit(request, is_chat)
         except ClientError as exc:
@@ -334,65 +366,14 @@ class RouterServer:
             log.exception("scheduler.on_finish failed")
 
     def _error_response(self, flight: Flight) -> web.Response:
-        status = flight.error_status if flight.error_status >= 400 else 502
-        body = error_body(
-            status, flight.error or "error", "BackendError" if status >= 500 else "BadRequestError"
-        )
-        body["l4bench"] = flight.summary()
-        return web.json_response(body, status=status, headers={"X-Request-Id": flight.request_id})
+        return error_response(flight)
 
     async def _respond_whole(self, flight: Flight, decision: Decision) -> web.Response:
         assert self._driver is not None
-        async with contextlib.aclosing(self._driver.run(flight, decision)) as hops:
-            async for _ in hops:
-                pass
-        if flight.error is not None:
-            return self._error_response(flight)
-        text = "".join(flight.text_parts)
-        body = whole_response(
-            flight.request_id, int(time.time()), self.config.model_name, flight.parsed,
-            flight.generated_ids, text, flight.finish_reason, flight.prompt_tokens,
-        )  # fmt: skip
-        body["l4bench"] = flight.summary()
-        return web.json_response(body, headers={"X-Request-Id": flight.request_id})
+        return await respond_whole(self._driver, self.config.model_name, flight, decision)
 
     async def _respond_stream(
         self, request: web.Request, flight: Flight, decision: Decision
     ) -> web.StreamResponse:
         assert self._driver is not None
-        created, model, resp = int(time.time()), self.config.model_name, None
-        fmt = ChunkFormat(flight.request_id, created, model, flight.parsed.is_chat)
-        async with contextlib.aclosing(self._driver.run(flight, decision)) as hops:
-            async for ids, text in hops:
-                if resp is None:
-                    resp = await self._prepare(request, flight)
-                await resp.write(fmt.tokens(ids, text))
-        if resp is None:
-            if flight.error is not None:
-                return self._error_response(flight)
-            resp = await self._prepare(request, flight)
-        finish = flight.finish_reason if flight.error is None else "error"
-        final = stream_chunk(flight.request_id, created, model, flight.parsed, [], "", finish)
-        final["l4bench"] = flight.summary()
-        if flight.error is not None:
-            final["error"] = error_body(flight.error_status, flight.error, "BackendError")["error"]
-        if flight.parsed.include_usage:
-            n = len(flight.generated_ids)
-            final["usage"] = {
-                "prompt_tokens": flight.prompt_tokens,
-                "completion_tokens": n,
-                "total_tokens": flight.prompt_tokens + n,
-            }
-        await resp.write_eof(sse(final) + b"data: [DONE]\n\n")
-        return resp
-
-    @staticmethod
-    async def _prepare(request: web.Request, flight: Flight) -> web.StreamResponse:
-        headers = {
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Request-Id": flight.request_id,
-        }
-        resp = web.StreamResponse(headers=headers)
-        await resp.prepare(request)
-        return resp
+        return await respond_stream(self._driver, self.config.model_name, request, flight, decision)

@@ -291,24 +291,49 @@ def sse(data: dict | str) -> bytes:
 
 
 class ChunkFormat:
-    """Pre-rendered SSE token chunks of one streamed response (one json.dumps per chunk saved)."""
+    """Pre-rendered SSE chunks of one streamed response, shaped like vLLM's (one json.dumps per chunk saved).
+
+    Token chunks carry finish_reason null except the last one; a chat stream opens with a role chunk;
+    with stream_options.include_usage the usage follows in its own chunk with `choices: []`.
+    """
 
     def __init__(self, rid: str, created: int, model: str, is_chat: bool) -> None:
-        obj, field_open, field_close = (
-            ("chat.completion.chunk", '"delta":{"content":', "}")
-            if is_chat
-            else ("text_completion", '"text":', "")
-        )
-        head = f'data: {{"id":{json.dumps(rid)},"object":"{obj}","created":{created},"model":{json.dumps(model)},'
-        self._head = (head + f'"choices":[{{"index":0,{field_open}').encode()
-        self._mid = (field_close + ',"finish_reason":null,"token_ids":[').encode()
+        self.obj = "chat.completion.chunk" if is_chat else "text_completion"
+        self.is_chat = is_chat
+        field_open, field_close = ('"delta":{"content":', "}") if is_chat else ('"text":', "")
+        self._top = f'{{"id":{json.dumps(rid)},"object":"{self.obj}","created":{created},"model":{json.dumps(model)},'
+        self._head = ("data: " + self._top + f'"choices":[{{"index":0,{field_open}').encode()
+        self._mid = (field_close + ',"logprobs":null,"finish_reason":').encode()
 
-    def tokens(self, ids: list[int], text: str) -> bytes:
-        """One `data:` event carrying new token ids and text."""
+    def role(self) -> bytes:
+        """The first chunk of a chat stream: delta.role = assistant, no content yet."""
+        return (
+            "data: " + self._top + '"choices":[{"index":0,"delta":{"role":"assistant","content":""},'
+            '"logprobs":null,"finish_reason":null}]}\n\n'
+        ).encode()
+
+    def tokens(self, ids: list[int], text: str, finish: str | None = None, extra: dict | None = None) -> bytes:
+        """One `data:` event carrying new token ids and text (finish_reason set on the last one)."""
+        tail = b"]}]" + (b"," + json.dumps(extra, separators=(",", ":"))[1:-1].encode() if extra else b"")
         return (
             self._head
             + json.dumps(text).encode()
             + self._mid
+            + (json.dumps(finish).encode() if finish is not None else b"null")
+            + b',"token_ids":['
             + ",".join(map(str, ids)).encode()
-            + b"]}]}\n\n"
+            + tail
+            + b"}\n\n"
         )
+
+    def usage(self, prompt_tokens: int, completion_tokens: int, extra: dict | None = None) -> bytes:
+        """The trailing usage chunk of stream_options.include_usage: `choices: []` and the totals."""
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "completion_tokens": completion_tokens,
+        }
+        body = self._top + '"choices":[],"usage":' + json.dumps(usage, separators=(",", ":"))
+        if extra:
+            body += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
+        return ("data: " + body + "}\n\n").encode()

@@ -306,18 +306,20 @@ class LiveRunner:
             )
             facts.update(scheduler.describe())
         else:
-            from l4bench.live.router import RouterConfig, RouterServer
+            from l4bench.live.router import RouterConfig
+            from l4bench.live.router_setup import open_router
 
             cfg = RouterConfig(
                 model_name=self._served_name(),
                 max_model_len=self.cluster.max_model_len,
                 **self.router_overrides,
             )
-            router = RouterServer(endpoints, scheduler, self.adapter, cfg)
-            url = await router.start()
+            router = await open_router(endpoints, scheduler, self.adapter, cfg)  # as l4bench-router does
+            url = router.url
             facts["router"] = "l4bench"
             if callable(reads := getattr(scheduler, "reads", None)):
                 facts["scheduler_reads"] = reads()
+            facts["router_kv_capacity_tokens"] = router.state.kv_capacity_tokens
         # l4bench's router speaks the OpenAI completions API whatever the engine behind it; an external
         # router takes the engine's own API (sglang-router: SGLang's /generate)
         client = self.adapter if isinstance(scheduler, ExternalRouter) else VllmEngine(self._served_name())
