@@ -13,6 +13,7 @@ what split-KV decode kernels (FlashAttention/FlashInfer) pay when one batch mixe
 contexts: work is tiled per (sequence, KV split) with one split heuristic for the batch, so the long
 sequences' tiles run on a few SMs while the rest idle; the penalty vanishes for a homogeneous batch
 (mean == max) and approaches (1 + beta) when one long context dominates a batch of short ones.
+The spread is l4bench.l4.spread.length_spread, the project's one definition (1 - mean / max).
 Prefill attention is compute bound (causal QK^T and PV: 4 * q_dim FLOPs per query-key pair per layer).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from l4bench.errors import ConfigError
+from l4bench.l4.spread import length_spread, length_spread_array
 from l4bench.perf.base import BatchShape, GpuSpec, ModelSpec
 
 #: KV cache block size (tokens) used to round capacities, as in vLLM's default.
@@ -92,7 +94,7 @@ class AnalyticPerfModel:
         if num_decodes:
             attn = batch.decode_context_sum * self._kv_time_per_token_s
             if num_decodes > 1 and batch.decode_context_max > 0:
-                spread = 1.0 - (batch.decode_context_sum / num_decodes) / batch.decode_context_max
+                spread = length_spread(num_decodes, batch.decode_context_sum, batch.decode_context_max)
                 attn = attn * (1.0 + self._beta * spread)
             t += attn
         if batch.prefill_attention_tokens:
@@ -112,7 +114,8 @@ class AnalyticPerfModel:
         sums = context_sum + num_decodes * steps
         attn = sums * self._kv_time_per_token_s
         if num_decodes > 1:
-            spread = 1.0 - (sums / num_decodes) / (context_max + steps)
+            spread = length_spread_array(np.full(num_steps, float(num_decodes)), sums.astype(np.float64),
+                                         (context_max + steps).astype(np.float64))
             attn = attn * (1.0 + self._beta * spread)
         times: list[float] = (const + attn).tolist()
         return times
