@@ -75,7 +75,11 @@ def sim_itl(requests: pd.DataFrame, prompt_tokens: list[int] | None = None) -> d
 def compare(burst: dict[str, Any], config: str, requests: pd.DataFrame) -> dict[str, Any]:
     """Live vs sim ITL of one config: per kind (short, long) the statistics and the sim's % error."""
     live = live_itl(burst, config)
-    sim = sim_itl(requests, [int(p) for p in burst["configs"][config]["prompt_tokens"]])
+    prompts = [int(p) for p in burst["configs"][config]["prompt_tokens"]]
+    if sorted(prompts) != sorted(int(p) for p in requests["prompt_tokens"]):
+        raise ConfigError(f"--sim {config}: the simulated prompts differ from the live burst's ({len(prompts)} "
+                          f"prompts, {min(prompts)}-{max(prompts)} tokens); valid: the same workload (and burst scale)")
+    sim = sim_itl(requests, prompts)
     out: dict[str, Any] = {"config": config}
     for kind in ("short", "long"):
         if kind not in live or kind not in sim:

@@ -88,12 +88,12 @@ FEATURES: dict[str, Callable[[BatchShape, FeatureParams], float]] = {
 DEFAULT_FEATURES = ("const", "num_seqs", "num_tokens", "decode_context_sum", "decode_context_max",
                     "prefill_attention_tokens", "prefill_context", "no_cudagraph")
 _UNSPLIT = ("decode_padded_tokens", "decode_context_spread")
-#: Per attention backend (vLLM's names; FLASH_ATTN_FA2 = FLASH_ATTN with flash_attn_version=2).
+#: Per attention backend (vLLM's names; FLASH_ATTN_2 = FLASH_ATTN with flash_attn_version=2).
 BACKEND_FEATURES: dict[str, tuple[str, ...]] = {
     # FA3 sizes its KV splits per sequence: on the H100 profile, neither spread nor padded tokens
     # lowers the held-out error (results/profiles/h100/llama-3.1-8b/fit_report.md), so none is added
     "FLASH_ATTN": DEFAULT_FEATURES,
-    "FLASH_ATTN_FA2": DEFAULT_FEATURES + _UNSPLIT,
+    "FLASH_ATTN_2": DEFAULT_FEATURES + _UNSPLIT,
     "TRITON_ATTN": DEFAULT_FEATURES + ("decode_padded_tokens", "split_2d_context_max", "split_3d_context_max",
                                        "split_3d_step"),
     "FLASHINFER": DEFAULT_FEATURES + _UNSPLIT,
@@ -136,10 +136,20 @@ def shapes_of(df: pd.DataFrame) -> list[BatchShape]:
 
 
 def backend_of(meta: dict[str, Any]) -> str:
-    """Canonical backend name of a profile (FLASH_ATTN_FA2 for FLASH_ATTN at flash_attn_version 2)."""
-    name = str(meta.get("attention_backend") or DEFAULT_BACKEND).upper()
-    if name == "FLASH_ATTN" and int(meta.get("flash_attn_version") or 3) == 2:
-        return "FLASH_ATTN_FA2"
+    """Canonical backend name of a profile: vLLM's, FLASH_ATTN_2 for FlashAttention 2 (FLASH_ATTN = FA3).
+
+    meta's attention_backend is a name or the profiler's record {requested, selected, flash_attn_version}.
+    """
+    rec = meta.get("attention_backend")
+    version = meta.get("flash_attn_version")
+    if isinstance(rec, dict):
+        version = rec.get("flash_attn_version", version)
+        rec = rec.get("selected") or rec.get("requested")
+    name = str(rec or DEFAULT_BACKEND).upper()
+    if name in ("FLASH_ATTN_2", "FLASH_ATTN_3"):
+        name, version = "FLASH_ATTN", int(name[-1])
+    if name == "FLASH_ATTN" and version is not None and int(version) == 2:
+        return "FLASH_ATTN_2"
     return name
 
 

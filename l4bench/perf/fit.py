@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_FEATURES", "FEATURES", "FeatureParams", "FitResult", "design
 #: Step-time columns in order of preference (a per-composition median when the profiler writes one).
 TIME_COLUMNS = ("step_time_median_s", "step_time_s")
 #: vLLM attention backends a profile folder may be named after.
-KNOWN_BACKENDS = ("FLASH_ATTN", "TRITON_ATTN", "FLASHINFER", "FLEX_ATTENTION", "TREE_ATTN", "ROCM_ATTN")
+KNOWN_BACKENDS = ("FLASH_ATTN", "FLASH_ATTN_2", "FLASH_ATTN_3", "TRITON_ATTN", "FLASHINFER", "FLEX_ATTENTION")
 DEFAULT_PARAMS = FeatureParams()
 LEGACY_BACKEND_NOTE = "assumed: profile predates backend recording (vLLM 0.25.0's default on Hopper, FA3)"
 
@@ -134,16 +134,18 @@ def load_profile(profile_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise ConfigError(f"profile: no profile.csv in {profile_dir}; valid: a folder written by l4bench.profiling")
     meta_path = Path(profile_dir) / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    df = pd.read_csv(csv_path)
     folder = Path(profile_dir).resolve().name.upper()
     if meta.get("attention_backend"):
         meta.setdefault("attention_backend_source", "meta.json")
-    elif folder == "FLASH_ATTN_FA2":
-        meta.update(attention_backend="FLASH_ATTN", flash_attn_version=2, attention_backend_source="folder name")
+    elif "attention_backend" in df and df["attention_backend"].notna().any():
+        meta.update(attention_backend=str(df["attention_backend"].dropna().iloc[0]),
+                    attention_backend_source="profile.csv")
     elif folder in KNOWN_BACKENDS:
         meta.update(attention_backend=folder, attention_backend_source="folder name")
     else:  # the first layout, <gpu>/<model>/ with no backend folder
         meta.update(attention_backend="FLASH_ATTN", flash_attn_version=3, attention_backend_source=LEGACY_BACKEND_NOTE)
-    return pd.read_csv(csv_path), meta
+    return df, meta
 
 
 def fit_profile_dir(profile_dir: Path, features: tuple[str, ...] | None = None, num_folds: int = 5,

@@ -88,9 +88,10 @@ def write_report(path: Path, df: pd.DataFrame, result: FitResult, meta: dict[str
         f"# Step-time profile: {meta.get('model', '?')} on {meta.get('gpu_name', '?')}, {result.backend}",
         "",
         f"vLLM {meta.get('vllm_version', '?')}, torch {meta.get('torch_version', '?')}, attention backend "
-        f"{meta.get('attention_backend', '?')} (flash_attn_version {meta.get('flash_attn_version')}; source: "
-        f"{meta.get('attention_backend_source', '?')}), CUDA graphs: {meta.get('cudagraph_mode', '?')} "
-        f"(enforce_eager={meta.get('enforce_eager', '?')}), KV capacity {meta.get('kv_capacity_tokens', '?')} tokens, "
+        f"{result.backend} (recorded: `{meta.get('attention_backend', '?')}`, flash_attn_version "
+        f"{meta.get('flash_attn_version')}; source: {meta.get('attention_backend_source', '?')}), CUDA graphs: "
+        f"{meta.get('cudagraph_mode', '?')} (enforce_eager={meta.get('enforce_eager', '?')}), KV capacity "
+        f"{meta.get('kv_capacity_tokens', '?')} tokens, "
         f"measured {meta.get('date_utc', '?')}.",
         f"Engine flags: `{flags}`. Step time = {meta.get('timing', 'median engine step')}; {result.num_rows} rows, "
         f"{result.num_compositions} compositions.",

@@ -47,6 +47,8 @@ def test_error_is_sim_over_live_and_goal_flag():
     assert compare(_burst(), "mixed", _sim(scale=1.2))["short_mean_within_goal"] is False
     with pytest.raises(ConfigError, match="valid: mixed"):
         compare(_burst(), "homogeneous", _sim())
+    with pytest.raises(ConfigError, match="prompts differ"):
+        compare(_burst(), "mixed", _sim().assign(prompt_tokens=[64] * 3 + [4096]))
 
 
 def test_cli_writes_json(tmp_path, capsys):

@@ -67,7 +67,9 @@ def test_holdout_summary_is_per_kind_and_json_ready():
 def test_feature_sets_per_backend_and_meta_override():
     assert features_for({}) == DEFAULT_FEATURES == BACKEND_FEATURES["FLASH_ATTN"]
     assert "split_2d_context_max" in features_for({"attention_backend": "TRITON_ATTN"})
-    assert backend_of({"attention_backend": "FLASH_ATTN", "flash_attn_version": 2}) == "FLASH_ATTN_FA2"
+    assert backend_of({"attention_backend": "FLASH_ATTN", "flash_attn_version": 2}) == "FLASH_ATTN_2"
+    assert backend_of({"attention_backend": "FLASH_ATTN_3"}) == "FLASH_ATTN"
+    assert backend_of({"attention_backend": {"requested": None, "selected": "TRITON_ATTN"}}) == "TRITON_ATTN"
     assert "decode_padded_tokens" in features_for({"attention_backend": "FLASH_ATTN", "flash_attn_version": 2})
     assert features_for({}, has_position=True)[-2:] == ORDER_FEATURES
     assert features_for({"fit_features": ["const", "num_seqs"]}) == ("const", "num_seqs")

@@ -11,9 +11,10 @@ from perf_helpers import BASE, synthetic_profile
 
 from l4bench.errors import ConfigError
 from l4bench.perf.base import BatchShape
-from l4bench.perf.features import BACKEND_FEATURES, FeatureParams
+from l4bench.perf.features import BACKEND_FEATURES, FeatureParams, backend_of
 from l4bench.perf.fit import (
     DEFAULT_FEATURES,
+    LEGACY_BACKEND_NOTE,
     design_matrix,
     feature_vector,
     fit_profile,
@@ -122,15 +123,21 @@ def test_fit_profile_dir_writes_fit_and_report(tmp_path, capsys):
 
 
 def test_backend_comes_from_meta_then_folder_then_legacy(tmp_path):
-    for folder, meta, want in (("TRITON_ATTN", {}, ("TRITON_ATTN", "folder name")),
-                               ("FLASH_ATTN_FA2", {}, ("FLASH_ATTN", "folder name")),
-                               ("x", {"attention_backend": "FLASHINFER"}, ("FLASHINFER", "meta.json")),
-                               ("llama-3.1-8b", {}, ("FLASH_ATTN", None))):
+    record = {"requested": "FLASH_ATTN_2", "selected": "FLASH_ATTN", "flash_attn_version": 2}
+    for folder, meta, column, want in (
+            ("TRITON_ATTN", {}, None, ("TRITON_ATTN", "folder name")),
+            ("FLASH_ATTN_2", {}, None, ("FLASH_ATTN_2", "folder name")),
+            ("x", {"attention_backend": "FLASHINFER"}, None, ("FLASHINFER", "meta.json")),
+            ("y", {"attention_backend": record}, None, ("FLASH_ATTN_2", "meta.json")),
+            ("z", {}, "TRITON_ATTN", ("TRITON_ATTN", "profile.csv")),
+            ("llama-3.1-8b", {}, None, ("FLASH_ATTN", LEGACY_BACKEND_NOTE))):
         d = tmp_path / folder
         d.mkdir()
-        synthetic_profile(np.random.default_rng(0), num=4).to_csv(d / "profile.csv", index=False)
+        df = synthetic_profile(np.random.default_rng(0), num=4)
+        if column:
+            df["attention_backend"] = column
+        df.to_csv(d / "profile.csv", index=False)
         (d / "meta.json").write_text(json.dumps(meta))
         _, got = load_profile(d)
-        assert got["attention_backend"] == want[0]
-        assert got["attention_backend_source"] == want[1] or (want[1] is None and got["flash_attn_version"] == 3)
-    assert load_profile(tmp_path / "FLASH_ATTN_FA2")[1]["flash_attn_version"] == 2
+        assert (backend_of(got), got["attention_backend_source"]) == want, folder
+    assert load_profile(tmp_path / "llama-3.1-8b")[1]["flash_attn_version"] == 3
