@@ -100,3 +100,22 @@ def test_experiment_options_compose(name):
     cfg = _compose([f"+experiment={name}", *_data_overrides()])
     assert cfg.experiment.name == name
     assert cfg.experiment.task in ("replay", "profile")
+
+
+@pytest.mark.parametrize("overrides", [
+    ["perf=fitted", "perf.profile=h100/llama-3.1-8b/FLASH_ATTN"],  # the first layout, as FLASH_ATTN
+    ["perf=fitted", "perf.profile=h100/llama-3.1-8b"],
+    ["perf=fitted", "perf.attention_backend=FLASH_ATTN"],
+    ["perf=analytic", "perf.spread_kappa=0.05"],
+    ["perf=analytic", "perf.spread_beta=0", "perf.kernel_table=tests/data/kernels_tiny.csv",
+     "perf.attention_backend=TRITON_ATTN"],
+])
+def test_perf_backend_options(overrides):
+    """Every per-backend perf key composes and builds a model (issue 13 item 4)."""
+    model, gpu, make = _perf(_compose(overrides))
+    perf = make(model=model, gpu=gpu, gpu_memory_utilization=0.9)
+    assert perf.kv_capacity_tokens > 0
+    if "perf=fitted" in overrides:
+        assert perf.attention_backend == "FLASH_ATTN"
+    if any(o.startswith("perf.kernel_table") for o in overrides):
+        assert perf.kernel_penalty.backend == "TRITON_ATTN" and perf.kernel_penalty.spread_kappa > 0

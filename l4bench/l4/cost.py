@@ -6,9 +6,10 @@ probed once, at construction, on a grid of batch shapes, and summarized by an af
     step_time = a + b * num_tokens + q * num_seqs + c * decode_context_sum + d * spread + g * num_decodes * decode_context_max
                   + h * prefill_attention_tokens,   spread = ctx_sum * (1 - mean_ctx / max_ctx)
 
-(non-negative least squares on relative error). The ``d`` and ``g`` terms carry the length-mix
-penalty (split-KV kernels pay for the longest context in the batch); both vanish or shrink for a
-length-homogeneous batch. With the surrogate, a stage's steady state has
+(spread: l4bench.l4.spread, the project's one definition; fitted by l4bench.l4.nnls.fit_relative,
+non-negative least squares on relative error, the routine the profile fits use too). The ``d`` and
+``g`` terms carry the length-mix penalty (split-KV kernels pay for the longest context in the batch);
+both vanish or shrink for a length-homogeneous batch. With the surrogate, a stage's steady state has
 a closed form (see README.md), so the whole table of K^2 N costs is a few numpy expressions.
 """
 
@@ -24,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from l4bench.l4.histogram import BinStats, IntArray
+from l4bench.l4.nnls import fit_relative
+from l4bench.l4.spread import spread_tokens, spread_tokens_array
 from l4bench.perf.base import BatchShape
 from l4bench.types import InstanceView
 
@@ -72,9 +75,7 @@ class AffineStepTime:
         attention: float = 0.0,
     ) -> float:
         """Surrogate step time for aggregate batch numbers."""
-        spread = (
-            ctx_sum - ctx_sum * ctx_sum / (num_decodes * ctx_max) if num_decodes > 0 and ctx_max > 0 else 0.0
-        )
+        spread = spread_tokens(num_decodes, ctx_sum, ctx_max)
         return (
             self.base_s
             + self.per_token_s * num_tokens
@@ -128,27 +129,6 @@ def _probe_shapes(max_len: int, max_seqs: int, chunk: int, kv_cap: int) -> list[
     return shapes
 
 
-def _nnls(x: FloatArray, y: FloatArray) -> FloatArray:
-    """Non-negative least squares for a handful of columns (active-set elimination)."""
-    active = list(range(x.shape[1]))
-    coef = np.zeros(x.shape[1])
-    while active:
-        sol, *_ = np.linalg.lstsq(x[:, active], y, rcond=None)
-        if (sol >= 0).all():
-            coef[:] = 0.0
-            coef[active] = sol
-            return coef
-        active.pop(int(np.argmin(sol)))
-    return coef
-
-
-def _spread(s: BatchShape) -> float:
-    """ctx_sum * (1 - mean / max): zero for a homogeneous decode batch."""
-    if s.num_decodes == 0 or s.decode_context_max == 0:
-        return 0.0
-    return s.decode_context_sum - s.decode_context_sum**2 / (s.num_decodes * s.decode_context_max)
-
-
 def fit_affine(
     perf: StepTimeModel, max_model_len: int, max_num_seqs: int, chunk_tokens: int, kv_capacity_tokens: int
 ) -> AffineStepTime:
@@ -161,7 +141,7 @@ def fit_affine(
                 s.num_tokens,
                 s.num_decodes + s.num_prefill_seqs,
                 s.decode_context_sum,
-                _spread(s),
+                spread_tokens(s.num_decodes, s.decode_context_sum, s.decode_context_max),
                 s.num_decodes * s.decode_context_max,
                 s.prefill_attention_tokens,
             ]
@@ -169,9 +149,8 @@ def fit_affine(
         ]
     )
     y = np.array([perf.step_time_s(s) for s in shapes])
-    w = 1.0 / np.maximum(y, 1e-9)
-    coef = _nnls(x * w[:, None], y * w)
-    rel = np.abs(x @ coef - y) * w
+    coef = fit_relative(x, y)
+    rel = np.abs(x @ coef - y) / np.maximum(y, 1e-9)
     a, b, q, c, d, g, h = (float(v) for v in coef)
     return AffineStepTime(a, b, q, c, d, g, h, max_rel_error=float(rel.max()))
 
@@ -240,7 +219,7 @@ def stage_cost_table(
     ii, jj = np.triu_indices(K + 1, k=1)  # all stages [i, j) with i < j
     lam, prompts, pre, attn, dec, dsum, dmax = (t[ii, jj][:, None] for t in _pair_sums(st, edges, p))
     inv_m = 1.0 / np.arange(1, N + 1, dtype=np.float64)[None, :]
-    spread = np.where((dec > 0) & (dmax > 0), dsum - dsum * dsum / np.maximum(dec * dmax, 1e-12), 0.0)
+    spread = spread_tokens_array(dec, dsum, dmax)
     work = (
         step.per_token_s * (pre + dec)
         + step.per_seq_s * (dec + lam)

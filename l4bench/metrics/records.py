@@ -54,6 +54,6 @@ class RunResult:
     scheduler: str
     records: list[RequestRecord]
     duration_s: float  # first arrival to last finish
-    batch_spread: list[float] = field(default_factory=list)  # per instance: mean max/min context in a batch
+    batch_spread: list[float] = field(default_factory=list)  # per instance: mean length spread (1 - mean/max context) of its decode batches
     timeline: list[dict[str, Any]] = field(default_factory=list)  # scheduler snapshots over time
     extra: dict[str, Any] = field(default_factory=dict)  # engine-specific facts (versions, wall time)

@@ -4,7 +4,8 @@ One engine step of a Llama-style decoder costs
 
     t = step_overhead_s + num_seqs * per_seq_overhead_s
         + max(weight_bytes / (bw * bw_eff), 2 * params * num_tokens / (flops * linear_eff))
-        + decode_kv_bytes / (bw * bw_eff) * (1 + spread_beta * (1 - mean_ctx / max_ctx))
+        + decode_kv_bytes / (bw * bw_eff) * (1 + spread_beta * (1 - mean_ctx / max_ctx)
+                                               + spread_kappa * (max_ctx / mean_ctx - 1))
         + 4 * layers * q_dim * prefill_attention_tokens / (flops * attention_eff)
 
 The linear layers are a roofline (weights streamed once per step overlap with their GEMMs). Decode
@@ -13,6 +14,10 @@ what split-KV decode kernels (FlashAttention/FlashInfer) pay when one batch mixe
 contexts: work is tiled per (sequence, KV split) with one split heuristic for the batch, so the long
 sequences' tiles run on a few SMs while the rest idle; the penalty vanishes for a homogeneous batch
 (mean == max) and approaches (1 + beta) when one long context dominates a batch of short ones.
+The spread is l4bench.l4.spread.length_spread, the project's one definition (1 - mean / max). The
+kappa term grows with the longest context: a kernel that walks a long sequence in one work unit
+(time ~ batch x max_len). With `kernel_table` + `attention_backend`, beta and kappa are fitted to the
+kernel benchmark's mixed/homogeneous ratios of that backend (l4bench/perf/kernels.py).
 Prefill attention is compute bound (causal QK^T and PV: 4 * q_dim FLOPs per query-key pair per layer).
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from l4bench.errors import ConfigError
+from l4bench.l4.spread import length_spread, length_spread_array
 from l4bench.perf.base import BatchShape, GpuSpec, ModelSpec
 
 #: KV cache block size (tokens) used to round capacities, as in vLLM's default.
@@ -61,13 +67,21 @@ class AnalyticPerfModel:
         attention_efficiency: float = 0.5,
         spread_beta: float = 1.0,
         activation_reserve_bytes: float = 2.0e9,
+        spread_kappa: float = 0.0,
+        kernel_table: str | None = None,
+        attention_backend: str | None = None,
     ):
         for key, value in (("bandwidth_efficiency", bandwidth_efficiency), ("linear_efficiency", linear_efficiency),
                            ("attention_efficiency", attention_efficiency)):
             if not 0.0 < value <= 1.0:
                 raise ConfigError(f"perf.{key}: {value} out of range; valid: (0, 1]")
-        if spread_beta < 0 or step_overhead_s < 0 or per_seq_overhead_s < 0:
-            raise ConfigError("perf: spread_beta, step_overhead_s, per_seq_overhead_s must be >= 0; valid: >= 0")
+        if min(spread_beta, spread_kappa, step_overhead_s, per_seq_overhead_s) < 0:
+            raise ConfigError("perf: spread_beta, spread_kappa, step_overhead_s, per_seq_overhead_s must be >= 0; "
+                              "valid: >= 0")
+        self.attention_backend = attention_backend
+        self.kernel_penalty = None
+        if kernel_table is not None:
+            spread_beta, spread_kappa = self._penalty_from(kernel_table, attention_backend, spread_beta, spread_kappa)
         self.model = model
         self.gpu = gpu
         self.kv_capacity_tokens = kv_capacity_from_memory(model, gpu, gpu_memory_utilization, activation_reserve_bytes)
@@ -80,6 +94,19 @@ class AnalyticPerfModel:
         q_dim = model.num_attention_heads * model.head_dim
         self._prefill_attn_time_s = 4.0 * model.num_layers * q_dim / (gpu.dense_flops * attention_efficiency)
         self._beta = spread_beta
+        self._kappa = spread_kappa
+
+    def _penalty_from(self, kernel_table: str, backend: str | None, beta: float, kappa: float) -> tuple[float, float]:
+        """spread_beta, spread_kappa of `backend` fitted to the kernel benchmark's table."""
+        from l4bench.perf.kernels import load_penalty  # pandas, only when a table is used
+
+        if not backend:
+            raise ConfigError("perf.attention_backend: required with perf.kernel_table; valid: a backend of the table")
+        if beta or kappa:
+            raise ConfigError("perf: spread_beta/spread_kappa are fitted from perf.kernel_table; valid: set them to 0 "
+                              "or kernel_table to null")
+        self.kernel_penalty = load_penalty(kernel_table, backend)
+        return self.kernel_penalty.spread_beta, self.kernel_penalty.spread_kappa
 
     def step_time_s(self, batch: BatchShape) -> float:
         """Seconds one engine step takes for this batch composition (0 for an empty batch)."""
@@ -92,8 +119,9 @@ class AnalyticPerfModel:
         if num_decodes:
             attn = batch.decode_context_sum * self._kv_time_per_token_s
             if num_decodes > 1 and batch.decode_context_max > 0:
-                spread = 1.0 - (batch.decode_context_sum / num_decodes) / batch.decode_context_max
-                attn = attn * (1.0 + self._beta * spread)
+                spread = length_spread(num_decodes, batch.decode_context_sum, batch.decode_context_max)
+                x = num_decodes * batch.decode_context_max / batch.decode_context_sum if batch.decode_context_sum else 1.0
+                attn = attn * (1.0 + self._beta * spread + self._kappa * (x - 1.0))
             t += attn
         if batch.prefill_attention_tokens:
             t += batch.prefill_attention_tokens * self._prefill_attn_time_s
@@ -112,7 +140,9 @@ class AnalyticPerfModel:
         sums = context_sum + num_decodes * steps
         attn = sums * self._kv_time_per_token_s
         if num_decodes > 1:
-            spread = 1.0 - (sums / num_decodes) / (context_max + steps)
-            attn = attn * (1.0 + self._beta * spread)
+            maxes = (context_max + steps).astype(np.float64)
+            spread = length_spread_array(np.full(num_steps, float(num_decodes)), sums.astype(np.float64), maxes)
+            x = np.where(sums > 0, num_decodes * maxes / np.maximum(sums, 1), 1.0)
+            attn = attn * (1.0 + self._beta * spread + self._kappa * (x - 1.0))
         times: list[float] = (const + attn).tolist()
         return times

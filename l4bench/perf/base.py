@@ -24,6 +24,8 @@ class BatchShape:
         decode_context_sum: sum of their context lengths (KV tokens read).
         decode_context_max: the longest decoding context.
         decode_context_min: the shortest decoding context.
+        decode_max_position: where the longest decode sits in the batch's order (0 first, 1 last;
+            None: unknown, as in the simulator, which keeps no order). Only order-aware fits use it.
     """
 
     num_prefill_tokens: int = 0
@@ -33,6 +35,7 @@ class BatchShape:
     decode_context_sum: int = 0
     decode_context_max: int = 0
     decode_context_min: int = 0
+    decode_max_position: float | None = None
 
     @property
     def num_tokens(self) -> int:

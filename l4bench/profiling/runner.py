@@ -182,4 +182,5 @@ def _fit_if_possible(out_dir: Path, holdout_fraction: float, seed: int) -> None:
     except ImportError as err:  # scipy missing (e.g. vLLM's CPU venv): fit later with l4bench.perf.fit
         print(f"[profile] fit skipped ({err}); run `python -m l4bench.perf.fit {out_dir}`", flush=True)
         return
-    fit_profile_dir(out_dir, holdout_fraction=holdout_fraction, seed=seed)
+    # each composition is held out once in k-fold by composition: a held-out share of 1/k
+    fit_profile_dir(out_dir, num_folds=max(2, round(1.0 / holdout_fraction)), first_seed=seed)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from l4bench.l4.spread import length_spread, length_spread_array
 from l4bench.metrics.records import RequestRecord
 from l4bench.perf.base import BatchShape, PerfModel
 from l4bench.sim.stepping import BLOCK_TOKENS, SMALL_STRETCH, decode_times, num_blocks
@@ -58,6 +59,7 @@ class Stretch:
     num_decodes: int = 0
     context_max: int = 0  # longest / shortest decoding context at the first step
     context_min: int = 0
+    context_sum: int = 0  # decoding contexts' sum at the first step
 
 
 class SimInstance:
@@ -180,7 +182,7 @@ class SimInstance:
                     ends.append(t)
             else:  # sequential accumulation: bit-identical to the loop above
                 ends = np.add.accumulate(np.array([now_s, *dts])).tolist()[1:]
-        return Stretch(scheduled, ends, n_pre == 0, k, n_dec, ctx_max, ctx_min)
+        return Stretch(scheduled, ends, n_pre == 0, k, n_dec, ctx_max, ctx_min, ctx_sum)
 
     def _stretch_len(self, scheduled: list[SimRequest]) -> int:
         """Steps until the first finish / hop bound / KV exhaustion (at least 1)."""
@@ -234,10 +236,11 @@ class SimInstance:
         self.num_steps += k
         if st.num_decodes >= 2:
             if k == 1:
-                self.spread_sum += st.context_max / st.context_min
+                self.spread_sum += length_spread(st.num_decodes, st.context_sum, st.context_max)
             else:
-                steps = np.arange(k)
-                self.spread_sum += float(np.sum((st.context_max + steps) / (st.context_min + steps)))
+                steps = np.arange(k, dtype=np.float64)
+                self.spread_sum += float(np.sum(length_spread_array(
+                    np.full(k, float(st.num_decodes)), st.context_sum + st.num_decodes * steps, st.context_max + steps)))
             self.spread_steps += k
         times = st.ends[:k]
         emitted: list[SimRequest] = []
@@ -318,5 +321,5 @@ class SimInstance:
 
     @property
     def batch_spread(self) -> float:
-        """Mean over steps with >= 2 decodes of max / min decoding context (1.0 if none)."""
-        return self.spread_sum / self.spread_steps if self.spread_steps else 1.0
+        """Mean over steps with >= 2 decodes of their length spread (l4bench.l4.spread: 1 - mean/max; 0 if none)."""
+        return self.spread_sum / self.spread_steps if self.spread_steps else 0.0
