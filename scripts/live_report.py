@@ -23,7 +23,6 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from l4bench.l4.names import is_l4_family  # noqa: E402
-from l4bench.report.live_tables import sim_runs  # noqa: E402  (also the README generators' reader)
 
 
 def rate_of(job: Path) -> str:
@@ -73,6 +72,11 @@ def classes(merged: dict[str, dict[str, dict]]) -> pd.DataFrame:
 def pct(a: float, b: float) -> str:
     """(a - b) / b in percent."""
     return f"{100.0 * (a - b) / b:+.1f}%"
+
+
+def sim_runs(sweep: Path) -> dict[str, dict[str, dict]]:
+    """Rate -> scheduler -> summary of a simulator sweep."""
+    return {rate_of(p.parent): json.loads(p.read_text())["schedulers"] for p in sweep.glob("*/summary.json")}
 
 
 def report(live: dict[str, dict[str, dict]], sim: dict[str, dict[str, dict]], title: str) -> str:
