@@ -66,6 +66,17 @@ def test_arrival_options(name):
     assert hasattr(arrival, "assign")
 
 
+@pytest.mark.parametrize("name", options("max_tokens"))
+def test_max_tokens_options(name):
+    from l4bench.types import Request
+
+    cfg = _compose([f"max_tokens={name}"])
+    rule = instantiate(cfg.max_tokens, _partial_=True, _convert_="all")()
+    out = rule.assign([Request(0, 0.0, 100, 50), Request(1, 0.5, 200, 3000)], 4096)
+    assert all(r.max_tokens is not None and r.max_tokens >= r.output_tokens for r in out)
+    assert rule.describe()["rule"]
+
+
 @pytest.mark.parametrize("name", options("workload"))
 def test_workload_options(name):
     cfg = _compose([f"workload={name}", *_data_overrides()])

@@ -1,7 +1,7 @@
 """The registered README table generators; each reads committed files under results/ only.
 
-Summaries may carry confidence intervals (``<metric>_ci_lo`` / ``<metric>_ci_hi`` beside the
-metric, the mean over repeats); cells then read "x [lo, hi]".
+Summaries may carry 95% confidence intervals (summary.json ``ci95.<metric>.low/high`` over
+repeats, or ``<metric>_ci_low/_ci_high`` columns); cells of absolute values then read "x [lo, hi]".
 """
 
 from __future__ import annotations
@@ -30,13 +30,25 @@ def sig3(v: float) -> str:
     return "" if v != v else f"{v:#.3g}".rstrip(".")
 
 
+def ci_bounds(s: dict[str, Any], key: str) -> tuple[Any, Any]:
+    """(low, high) of key's 95% CI if the summary has one: ci95.<key>.low/high (summary.json over
+    repeats), or <key>_ci_low/_ci_high (comparison.csv rows), or <key>_ci_lo/_ci_hi."""
+    ci = (s.get("ci95") or {}).get(key) or {}
+    if isinstance(ci, dict) and ci.get("low") is not None:
+        return ci.get("low"), ci.get("high")
+    for lo, hi in (("_ci_low", "_ci_high"), ("_ci_lo", "_ci_hi")):
+        if s.get(key + lo) is not None:
+            return s.get(key + lo), s.get(key + hi)
+    return None, None
+
+
 def cell(s: dict[str, Any], key: str, fmt: str, scale: float = 1.0) -> str:
     """A summary value, with its CI as "x [lo, hi]" when the summary has one."""
     v = s.get(key)
     if v is None:
         return ""
     text = format(float(v) * scale, fmt)
-    lo, hi = s.get(f"{key}_ci_lo"), s.get(f"{key}_ci_hi")
+    lo, hi = ci_bounds(s, key)
     if lo is not None and hi is not None:
         text += f" [{format(float(lo) * scale, fmt)}, {format(float(hi) * scale, fmt)}]"
     return text
