@@ -112,6 +112,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*router_argv(), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow  # eight router start-ups (~3 s each); CI runs it
 @pytest.mark.parametrize(
     "args, needle",
     [
