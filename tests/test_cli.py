@@ -68,6 +68,13 @@ def test_same_seed_same_records_other_seed_differs(tmp_path):
         (["experiment.schedulers=[vllm_router_round_robin]"], "external router and runs only live"),
         (["+experiment.scheduler_overrides.round_robin.nope=1"], "scheduler_overrides.round_robin.nope: not an option"),
         (["+workload.nope=1"], "workload.nope: not an option of"),
+        (["seed=abc"], "seed: expected a number (like the default 0), got 'abc'"),
+        (["cluster.max_num_seqs=many"], "cluster.max_num_seqs: expected a number"),
+        (["progress=maybe"], "progress: expected a boolean"),
+        (["experiment.schedulers=round_robin"], "experiment.schedulers: expected a list"),
+        (["nope=1"], "Could not override 'nope'. To append to your config use +nope=1"),
+        (["seed=[1"], "bad override:"),
+        (["-m", "arrival.rate=2,fast"], "arrival.rate: expected a number"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(tmp_path, args, needle):

@@ -171,6 +171,7 @@ class HopDriver:
         flight.generated_ids.extend(ids)
         flight.text_parts.append(text)
         self.state.counters.generated_tokens += len(ids)
+        self.state.counters.token_events += 1
         return ids, text, finish
 
     async def _hop(

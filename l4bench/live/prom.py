@@ -88,6 +88,12 @@ def render_metrics(state: RouterState, snapshot: Any = None) -> str:
         [("", c.recomputed_tokens)],
     )
     w.metric("generated_tokens_total", "counter", "Tokens streamed to clients.", [("", c.generated_tokens)])
+    w.metric(
+        "token_events_total",
+        "counter",
+        "Token events received from engines (each is one SSE chunk to a streaming client).",
+        [("", c.token_events)],
+    )
     w.metric("inflight_requests_total", "gauge", "Requests being served.", [("", len(state.flights))])
     views = state.views()
     per = [(f'{{instance="{v.instance_id}"}}', v) for v in views]

@@ -234,28 +234,6 @@ def client_max_tokens(parsed: ParsedRequest, header: str | None) -> int | None:
     return None if parsed.extra.get("ignore_eos") else parsed.max_tokens
 
 
-def stream_chunk(
-    rid: str, created: int, model: str, parsed: ParsedRequest, ids: list[int], text: str, finish: str | None
-) -> dict:
-    """One SSE chunk to the client (completion or chat flavour)."""
-    if parsed.is_chat:
-        choice: dict[str, Any] = {
-            "index": 0,
-            "delta": {"content": text},
-            "finish_reason": finish,
-            "token_ids": ids,
-        }
-        return {
-            "id": rid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [choice],
-        }
-    choice = {"index": 0, "text": text, "finish_reason": finish, "token_ids": ids}
-    return {"id": rid, "object": "text_completion", "created": created, "model": model, "choices": [choice]}
-
-
 def whole_response(
     rid: str,
     created: int,

@@ -103,13 +103,14 @@ def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_
     from l4bench.cli import load_option, options
     from l4bench.perf.base import GpuSpec, ModelSpec
 
-    profile = str(args.perf_profile).strip("/").split("/") if args.perf_profile else None
-    if profile is not None and len(profile) not in (2, 3):
-        raise ConfigError(f"--perf-profile: expected GPU/MODEL or GPU/MODEL/BACKEND, got {args.perf_profile!r}")
-    if profile is not None:
-        from l4bench.perf.fitted import find_fit
+    from l4bench.perf.fitted import find_fit, parse_profile
 
-        find_fit(profile[0], "/".join(profile[1:]), None)  # one line naming the available profiles
+    try:
+        profile = parse_profile(args.perf_profile) if args.perf_profile else None
+    except ConfigError:
+        raise ConfigError(f"--perf-profile: expected GPU/MODEL or GPU/MODEL/BACKEND, got {args.perf_profile!r}") from None
+    if profile is not None:
+        find_fit(profile[0], profile[1], None, profile[2])  # one line naming the available profiles
     name = _model_name(args, model_id, root, profile[1] if profile else None)
     if needs_perf == "none" or (needs_perf == "optional" and name is None and profile is None):
         return None, "none"
@@ -122,9 +123,8 @@ def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_
     if profile is not None:
         from l4bench.perf.fitted import FittedPerfModel
 
-        gpu_name, profile_model = profile[0], "/".join(profile[1:])
-        gpu = GpuSpec(**load_option("gpu", gpu_name, "--perf-profile"))
-        perf = FittedPerfModel(model, gpu, gpu_name=gpu_name, model_name=profile_model)
+        gpu = GpuSpec(**load_option("gpu", profile[0], "--perf-profile"))
+        perf = FittedPerfModel(model, gpu, profile=str(args.perf_profile))
         return perf, f"fitted profile {args.perf_profile}"
     from l4bench.perf.analytic import AnalyticPerfModel
 

@@ -80,6 +80,7 @@ class Counters:
     failovers: int = 0  # continuations after an instance failure
     recomputed_tokens: int = 0
     generated_tokens: int = 0
+    token_events: int = 0  # engine chunks carrying tokens (one client SSE chunk each)
 
 
 class RouterState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,19 @@ def engine_python() -> str:
     if not ok:
         (pytest.fail if env else pytest.skip)(f"{python} cannot import vllm")
     return python
+
+
+def router_argv() -> list[str]:
+    """`l4bench-router` next to this python when installed (pip install -e .), else `python -m l4bench.router`."""
+    script = Path(sys.executable).parent / "l4bench-router"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "l4bench.router"]
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def results_dir(tmp_path: Path) -> Path:

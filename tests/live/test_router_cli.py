@@ -6,33 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
+from live_engine import free_port, router_argv
 
 from l4bench.live.fake_backend import FakeBackend, FakeBackendConfig
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def router_argv() -> list[str]:
-    """The console script next to this python when installed (pip install -e .), else the module."""
-    script = Path(sys.executable).parent / "l4bench-router"
-    if script.exists() or shutil.which("l4bench-router") == str(script):
-        return [str(script)]
-    return [sys.executable, "-m", "l4bench.router"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def start_router(args: list[str]) -> tuple[asyncio.subprocess.Process, str, str]:
@@ -128,6 +112,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*router_argv(), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow  # eight router start-ups (~3 s each); CI runs it
 @pytest.mark.parametrize(
     "args, needle",
     [
