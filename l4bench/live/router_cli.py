@@ -102,7 +102,6 @@ def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_
     """
     from l4bench.cli import load_option, options
     from l4bench.perf.base import GpuSpec, ModelSpec
-
     from l4bench.perf.fitted import find_fit, parse_profile
 
     try:
