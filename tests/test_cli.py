@@ -68,6 +68,9 @@ def test_same_seed_same_records_other_seed_differs(tmp_path):
         (["experiment.schedulers=[vllm_router_round_robin]"], "external router and runs only live"),
         (["+experiment.scheduler_overrides.round_robin.nope=1"], "scheduler_overrides.round_robin.nope: not an option"),
         (["+workload.nope=1"], "workload.nope: not an option of"),
+        (["experiment.repeats=0"], "experiment.repeats: 0; valid: a whole number >= 1"),
+        (["metrics.warmup_s=-1"], "metrics.warmup_s: -1; valid:"),
+        (["experiment.shuffle_schedulers=maybe"], "experiment.shuffle_schedulers: 'maybe'"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(tmp_path, args, needle):

@@ -27,7 +27,7 @@ def draw_figures():
 def _no_figures(request, monkeypatch):
     """Figures cost seconds; only tests asking for draw_figures get them."""
     if "draw_figures" not in request.fixturenames:
-        monkeypatch.setattr("l4bench.replay._write_figures", lambda *a, **k: None)
+        monkeypatch.setattr("l4bench.results_writer._write_figures", lambda *a, **k: None)
 
 
 def _requests(seed: int, n: int = 30) -> list[Request]:
@@ -168,3 +168,11 @@ def test_a_failed_run_is_recorded_and_the_rest_kept(tmp_path):
     assert ratio["n"] == 2 and ratio["per_repeat"][1] is None
     df = pd.read_parquet(tmp_path / "requests.parquet")
     assert len(df) == (3 * 4 - 1) * 30
+
+
+def test_repeats_of_a_seed_blind_workload_are_flagged(tmp_path):
+    plan = _plan(tmp_path, _FakeEngine(), repeats=2)
+    plan.make_requests = lambda seed: _requests(0)  # e.g. a trace replayed as recorded
+    doc = json.loads(replay_and_write(plan).read_text())
+    assert doc["repeats"]["distinct_request_sets"] == 1
+    assert "same requests as repeat 0" in doc["per_repeat"][1]["note"]
