@@ -10,7 +10,8 @@ by load level; a (load, scheduler) pair found twice keeps the last dir's numbers
 
 Prints a markdown table (and writes PREFIX.csv / PREFIX.md): per load level and scheduler the mean
 and p99 E2E, TTFT, TPOT, request throughput and SLO attainment; per load the best baseline (lowest
-mean E2E among non-L4 schedulers) and L4's ratio to it on every metric; per scheduler the highest
+mean E2E among non-L4 schedulers) and L4's ratio to it on every metric, with the paired 95% CI of
+the mean-E2E ratio from summary.json's versus_best_baseline (`paired_ratio`, `ci95`, `differs_from_1`); per scheduler the highest
 load whose SLO attainment (requests meeting the run's `slo`: TTFT and TPOT bounds) is >= the fraction.
 """
 
@@ -66,6 +67,9 @@ def collect(sweeps: list[Path], key: str, allow_mixed_commits: bool = False) -> 
             row["slo_attainment"] = float(s.get("num_good_requests") or 0) / done
             row["migrations"] = s.get("migrations")
             row["recomputed_tokens"] = s.get("recomputed_tokens")
+            row["num_repeats"] = s.get("num_repeats", 1)
+            vs = ((doc.get("versus_best_baseline") or {}).get("schedulers") or {}).get(name) or {}
+            row.update({f"vs_best_{k}": vs.get(k) for k in ("ratio", "low", "high")})
             rows.append(row)
     df = pd.DataFrame(rows).drop_duplicates(["load", "scheduler"], keep="last")
     return df.sort_values(["load", "scheduler"]).reset_index(drop=True)
@@ -76,6 +80,16 @@ def _baselines_and_l4(g: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return g[~g.scheduler.map(is_l4_family)], g[g.scheduler == "l4"]
 
 
+def _paired_ci(l4: pd.Series) -> dict[str, object]:
+    """L4's mean-E2E ratio to the best baseline with its paired 95% CI, as summary.json recorded it
+    (geometric mean over repeats, or a paired request bootstrap for one repeat), and whether the CI excludes 1."""
+    ratio, low, high = (l4.get(f"vs_best_{k}") for k in ("ratio", "low", "high"))
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return {"paired_ratio": ratio, "ci95": "n/a", "differs_from_1": "n/a"}
+    verdict = "yes, lower" if high < 1.0 else "yes, higher" if low > 1.0 else "no"
+    return {"paired_ratio": ratio, "ci95": f"[{low:.3f}, {high:.3f}]", "differs_from_1": verdict}
+
+
 def versus_best(df: pd.DataFrame) -> pd.DataFrame:
     """Per load: the best baseline by mean E2E and L4's ratio to it on every metric."""
     out = []
@@ -84,7 +98,8 @@ def versus_best(df: pd.DataFrame) -> pd.DataFrame:
         if base.empty or l4.empty:
             continue
         best = base.loc[base.mean_e2el_ms.idxmin()]
-        row = {"load": load, "best_baseline": best.scheduler}
+        row = {"load": load, "best_baseline": best.scheduler, "repeats": l4.num_repeats.iloc[0]}
+        row.update(_paired_ci(l4.iloc[0]))
         for m in [*METRICS, "request_throughput", "slo_attainment"]:
             row[f"best_{m}"] = best[m]
             row[f"l4_{m}"] = float(l4[m].iloc[0])
@@ -138,7 +153,8 @@ def main() -> None:
     vs = versus_best(df)
     per_metric = versus_best_per_metric(df)
     cap = slo_capacity(df, a.slo_fraction)
-    short = vs[["load", "best_baseline", *[f"ratio_{m}" for m in METRICS], "ratio_request_throughput",
+    short = vs[["load", "best_baseline", "repeats", "paired_ratio", "ci95", "differs_from_1",
+                *[f"ratio_{m}" for m in METRICS], "ratio_request_throughput",
                 "l4_slo_attainment", "best_slo_attainment"]]
     text = "\n\n".join([
         f"## All schedulers ({a.load_key})\n\n" + markdown(df),
