@@ -169,16 +169,27 @@ def per_request_latencies(
     return out
 
 
+#: Fewer values than this beyond a percentile and its bootstrap CI is flagged (it cannot reach
+#: past the largest observed value, so it understates the uncertainty of a tail percentile).
+MIN_TAIL_VALUES = 10
+
+
 def bootstrap_ci95(latencies: dict[str, np.ndarray], seed: list[int], num_resamples: int) -> dict[str, Any]:
     """The ``bootstrap_ci95`` block of one run: percentile-bootstrap CIs of mean/median/p90/p99."""
-    out: dict[str, Any] = {"method": "percentile bootstrap over the run's requests (paired across schedulers)",
+    out: dict[str, Any] = {"method": "percentile bootstrap over the run's requests",
                            "confidence": CONFIDENCE, "num_resamples": int(num_resamples), "seed": list(seed)}
     if num_resamples <= 0:
         out["note"] = "metrics.bootstrap_resamples = 0: not computed"
         return out
     reps = bootstrap_stats(latencies, seed, num_resamples)
     for metric in BOOTSTRAP_METRICS:
+        num_values = int(np.isfinite(latencies[metric]).sum()) if metric in latencies else 0
         for stat, prefix in _BOOTSTRAP_STATS:
             low, high = percentile_interval(reps.get(f"{metric}:{stat}", np.zeros(0)))
-            out[f"{prefix}_{metric}"] = {"low": low, "high": high}
+            ci: dict[str, Any] = {"low": low, "high": high, "n": num_values}
+            tail = num_values * (1.0 - float(stat[1:]) / 100.0) if stat.startswith("p") else float(num_values)
+            if low is not None and tail < MIN_TAIL_VALUES:
+                ci["note"] = (f"{tail:.1f} values above {stat} (< {MIN_TAIL_VALUES}): the bootstrap CI "
+                              "understates its uncertainty; more requests or repeats are needed")
+            out[f"{prefix}_{metric}"] = ci
     return out

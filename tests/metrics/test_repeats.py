@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l4bench.metrics.repeats import aggregate, best_baseline, mean_tree, versus_best
+from l4bench.metrics.repeats import aggregate, best_baseline, bootstrap_ci95, mean_tree, versus_best
 
 
 def _entry(mean_e2el: float, **kw):
@@ -71,3 +71,11 @@ def test_versus_best_with_one_repeat_bootstraps_matched_requests():
     assert r["ratio"] == pytest.approx(l4.mean() / base.mean())
     assert r["low"] < r["ratio"] < r["high"] < 1.0 and r["num_paired_requests"] == 400
     assert "paired request-level bootstrap" in r["method"]
+
+
+def test_bootstrap_block_flags_tail_percentiles_with_few_values_beyond():
+    rng = np.random.default_rng(1)
+    lat = {m: rng.lognormal(0, 1, 300) for m in ("e2el_ms", "ttft_ms", "tpot_ms")}
+    b = bootstrap_ci95(lat, [0, 2], 200)
+    assert b["p99_e2el_ms"]["n"] == 300 and "understates" in b["p99_e2el_ms"]["note"]  # 3 values above p99
+    assert "note" not in b["p90_e2el_ms"] and b["p90_e2el_ms"]["low"] < b["p90_e2el_ms"]["high"]
