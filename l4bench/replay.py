@@ -142,15 +142,20 @@ def _run_one(engine: Any, name: str, plan: ReplayPlan, rep: Repeat) -> RunResult
     return result
 
 
-def replay_and_write(plan: ReplayPlan) -> Path:
-    """Run every scheduler on the same requests, per repeat; write results; return the summary.json path."""
+def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
+    """Run every scheduler on the same requests, per repeat; write results; return the summary.json path.
+
+    engine: an engine already made (e.g. a rate sweep sharing one live cluster); the caller closes it.
+    Without one, plan.make_engine() makes it and it is closed here.
+    """
     from tqdm import tqdm
 
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     if plan.resolved_config:
         (plan.out_dir / "config_resolved.yaml").write_text(plan.resolved_config)
     writer = ResultsWriter(plan, _provenance(plan))
-    engine = plan.make_engine()
+    owns_engine = engine is None
+    engine = plan.make_engine() if owns_engine else engine
     bar = tqdm(total=plan.repeats * len(plan.schedulers), disable=not plan.show_progress, desc="runs", unit="run")
     try:
         for r in range(plan.repeats):
@@ -177,12 +182,17 @@ def replay_and_write(plan: ReplayPlan) -> Path:
             writer.refresh(final=True)
     finally:
         bar.close()
-        close = getattr(engine, "close", None)
-        if callable(close):
-            close()
+        if owns_engine:
+            _close(engine)
         writer.close()
     if writer.doc["failed_schedulers"] and not writer.doc["schedulers"]:
         raise RuntimeError(f"every scheduler failed: {writer.doc['failed_schedulers']}")
     return plan.out_dir / "summary.json"
 
 
+
+
+def _close(engine: Any) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()

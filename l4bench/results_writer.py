@@ -45,7 +45,8 @@ def _title(meta: dict[str, Any]) -> str:
     return f"{meta.get('engine', '?')} | {meta.get('num_instances', '?')}x {meta.get('gpu', '?')} | {meta.get('model', '?')} | {meta.get('workload', '?')}"
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> None:
+    """Write obj as JSON (no NaN) via a temporary file, so a reader never sees half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, allow_nan=False, default=str))
     tmp.replace(path)
@@ -88,7 +89,7 @@ class ResultsWriter:
         msg = "".join(traceback.format_exception_only(type(e), e)).strip()
         rep.doc["failed_schedulers"][name] = msg
         self.doc["failed_schedulers"].setdefault(name, f"repeat {rep.index}: {msg}")
-        _write_json(self.out / "summary.json", self.doc)
+        write_json(self.out / "summary.json", self.doc)
 
     def add(self, rep: Repeat, result: RunResult) -> dict[str, Any]:
         """Summarize one run, append its requests, refresh the headline entries; return its entry."""
@@ -142,7 +143,7 @@ class ResultsWriter:
             self.doc["versus_best_baseline"] = versus_best(reps, self.doc["schedulers"], self.latencies, boot)
             comparison_frame(self.doc["schedulers"], self.doc["versus_best_baseline"]).to_csv(
                 self.out / "comparison.csv", index=False)
-        _write_json(self.out / "summary.json", self.doc)
+        write_json(self.out / "summary.json", self.doc)
 
     def close(self) -> None:
         """Finish requests.parquet and write timeline.json and the figures."""
@@ -151,7 +152,7 @@ class ResultsWriter:
         self.parquet.close()
         if not self.light:
             return
-        _write_json(self.out / "timeline.json", self.timelines)
+        write_json(self.out / "timeline.json", self.timelines)
         df = pd.concat(self.light, ignore_index=True)
         _write_figures(df[df["is_measured"]], self.doc, self.out / "figures", _title(self.plan.meta))
 

@@ -176,3 +176,10 @@ def test_repeats_of_a_seed_blind_workload_are_flagged(tmp_path):
     doc = json.loads(replay_and_write(plan).read_text())
     assert doc["repeats"]["distinct_request_sets"] == 1
     assert "same requests as repeat 0" in doc["per_repeat"][1]["note"]
+
+
+def test_a_given_engine_is_used_and_left_open(tmp_path):
+    engine = _FakeEngine()
+    plan = _plan(tmp_path, _FakeEngine())
+    replay_and_write(plan, engine)
+    assert len(engine.calls) == len(NAMES) and not engine.closed
