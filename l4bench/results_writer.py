@@ -71,7 +71,8 @@ class ResultsWriter:
                         "seed_rule": "repeat 0: seed; repeat r > 0: SeedSequence([seed, r]).generate_state(1)[0]",
                         "scheduler_order": "seeded shuffle per repeat" if plan.shuffle_order else "as configured"},
             "metrics_window": asdict(plan.window),
-            "schedulers": {}, "per_repeat": [], "versus_best_baseline": {}, "failed_schedulers": {},
+            "schedulers": {}, "per_repeat": [], "versus_best_baseline": {}, "versus_best_each_repeat": {},
+            "failed_schedulers": {},
         }
 
     def start_repeat(self, rep: Repeat) -> None:
@@ -127,7 +128,7 @@ class ResultsWriter:
     def refresh(self, final: bool, only: str | None = None) -> None:
         """Recompute the headline entries (only one scheduler's, if given; when final, also the
         ratios and comparison.csv) and write summary.json."""
-        from l4bench.metrics.repeats import aggregate, versus_best
+        from l4bench.metrics.repeats import aggregate, versus_best, versus_each_repeat_best
         from l4bench.metrics.summary import comparison_frame
 
         reps = [r["schedulers"] for r in self.doc["per_repeat"]]
@@ -141,8 +142,9 @@ class ResultsWriter:
             boot = {"num_resamples": self.plan.bootstrap_resamples,
                     "seeds": [r["bootstrap_seed"] for r in self.doc["per_repeat"]]}
             self.doc["versus_best_baseline"] = versus_best(reps, self.doc["schedulers"], self.latencies, boot)
-            comparison_frame(self.doc["schedulers"], self.doc["versus_best_baseline"]).to_csv(
-                self.out / "comparison.csv", index=False)
+            self.doc["versus_best_each_repeat"] = versus_each_repeat_best(reps, list(self.doc["schedulers"]))
+            comparison_frame(self.doc["schedulers"], self.doc["versus_best_baseline"],
+                             self.doc["versus_best_each_repeat"]).to_csv(self.out / "comparison.csv", index=False)
         write_json(self.out / "summary.json", self.doc)
 
     def close(self) -> None:

@@ -119,7 +119,9 @@ def test_one_repeat_keeps_the_old_single_run_and_bootstraps(tmp_path, draw_figur
     vs = doc["versus_best_baseline"]
     assert vs["best_baseline"] == "round_robin" and vs["schedulers"]["round_robin"]["ratio"] == pytest.approx(1.0)
     comp = pd.read_csv(tmp_path / "comparison.csv")
-    assert {"mean_e2el_vs_best", "mean_e2el_vs_best_ci_low", "mean_e2el_vs_best_ci_high", "vs_best_method"} <= set(comp)
+    assert {"mean_e2el_vs_best", "mean_e2el_vs_best_ci_low", "mean_e2el_vs_best_ci_high", "vs_best_method",
+            "mean_e2el_vs_each_repeat_best"} <= set(comp)
+    assert doc["versus_best_each_repeat"]["best_baseline_per_repeat"] == ["round_robin"]
     assert {p.name for p in (tmp_path / "figures").glob("*.png")} >= {"latency_bars.png", "vs_best.png"}
 
 
