@@ -13,29 +13,26 @@ each repeat in a seeded shuffled order, recorded in ``per_repeat[r].scheduler_or
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
+import inspect
 import logging
-import platform
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from l4bench import __version__
 from l4bench.metrics.ci import NUM_RESAMPLES
 from l4bench.metrics.records import RunResult
 from l4bench.metrics.window import MeasurementWindow
+from l4bench.results_writer import ResultsWriter, write_json
 from l4bench.types import Request
 
 log = logging.getLogger("l4bench")
 
 _ORDER_STREAM, _BOOTSTRAP_STREAM = 1, 2  # sub-streams of a repeat's seed
-_LIGHT_COLUMNS = ["repeat", "scheduler", "request_id", "is_completed", "is_measured", "e2el_ms"]
 
 
 @dataclass
@@ -84,19 +81,6 @@ def requests_sha256(requests: list[Request]) -> str:
     return h.hexdigest()
 
 
-def _environment() -> dict[str, Any]:
-    """Versions and machine facts recorded with every run."""
-    return {
-        "l4bench": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-        "hostname": platform.node(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
 def _provenance(plan: ReplayPlan) -> dict[str, Any]:
     from l4bench.provenance import collect
 
@@ -110,17 +94,6 @@ def _provenance(plan: ReplayPlan) -> dict[str, Any]:
     )
 
 
-def _title(meta: dict[str, Any]) -> str:
-    """Figure title naming the data source."""
-    return f"{meta.get('engine', '?')} | {meta.get('num_instances', '?')}x {meta.get('gpu', '?')} | {meta.get('model', '?')} | {meta.get('workload', '?')}"
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False, default=str))
-    tmp.replace(path)
-
-
 def _make_scheduler(factory: Callable[..., Any], seed: int) -> Any:
     """Call a scheduler factory, passing the repeat's seed when the factory takes one."""
     try:
@@ -131,7 +104,7 @@ def _make_scheduler(factory: Callable[..., Any], seed: int) -> Any:
 
 
 @dataclass
-class _Repeat:
+class Repeat:
     """One repeat's requests and the facts every scheduler run of it shares."""
 
     index: int
@@ -142,7 +115,7 @@ class _Repeat:
     doc: dict[str, Any]  # its per_repeat entry
 
 
-def _new_repeat(plan: ReplayPlan, r: int) -> _Repeat:
+def _new_repeat(plan: ReplayPlan, r: int) -> Repeat:
     seed = repeat_seed(plan.seed, r)
     if r == 0 or plan.make_requests is None:
         requests = plan.requests
@@ -155,11 +128,11 @@ def _new_repeat(plan: ReplayPlan, r: int) -> _Repeat:
         "scheduler_order": order, "window": plan.window.describe(arrivals),
         "bootstrap_seed": [seed, _BOOTSTRAP_STREAM], "schedulers": {}, "failed_schedulers": {},
     }
-    return _Repeat(r, seed, requests, plan.window.measured(arrivals),
+    return Repeat(r, seed, requests, plan.window.measured(arrivals),
                    {q.request_id: i for i, q in enumerate(requests)}, doc)
 
 
-def _run_one(engine: Any, name: str, plan: ReplayPlan, rep: _Repeat) -> RunResult:
+def _run_one(engine: Any, name: str, plan: ReplayPlan, rep: Repeat) -> RunResult:
     scheduler = _make_scheduler(plan.schedulers[name], rep.seed)
     t0 = time.perf_counter()
     result: RunResult = engine.run(rep.requests, scheduler)
@@ -170,105 +143,10 @@ def _run_one(engine: Any, name: str, plan: ReplayPlan, rep: _Repeat) -> RunResul
     return result
 
 
-class _Writer:
-    """summary.json, comparison.csv and requests.parquet of one run directory, kept up to date."""
-
-    def __init__(self, plan: ReplayPlan):
-        from l4bench.metrics.frame import RequestsParquetWriter
-
-        self.plan = plan
-        self.out = plan.out_dir
-        self.parquet = RequestsParquetWriter(self.out / "requests.parquet")
-        self.light: list[Any] = []  # per run: the columns the figures need
-        self.timelines: dict[str, Any] = {}
-        self.latencies: list[dict[str, np.ndarray]] = []  # repeat -> scheduler -> per-request E2E ms
-        self.doc: dict[str, Any] = {
-            "experiment": plan.experiment, "meta": plan.meta, "environment": _environment(),
-            "provenance": _provenance(plan), "num_requests": len(plan.requests),
-            "repeats": {"count": plan.repeats, "seed": plan.seed,
-                        "seed_rule": "repeat 0: seed; repeat r > 0: SeedSequence([seed, r]).generate_state(1)[0]",
-                        "scheduler_order": "seeded shuffle per repeat" if plan.shuffle_order else "as configured"},
-            "metrics_window": asdict(plan.window),
-            "schedulers": {}, "per_repeat": [], "versus_best_baseline": {}, "failed_schedulers": {},
-        }
-
-    def failed(self, rep: _Repeat, name: str, e: BaseException) -> None:
-        """Record a failed run and rewrite summary.json."""
-        msg = "".join(traceback.format_exception_only(type(e), e)).strip()
-        rep.doc["failed_schedulers"][name] = msg
-        self.doc["failed_schedulers"].setdefault(name, f"repeat {rep.index}: {msg}")
-        _write_json(self.out / "summary.json", self.doc)
-
-    def add(self, rep: _Repeat, result: RunResult) -> dict[str, Any]:
-        """Summarize one run, append its requests, refresh the headline entries; return its entry."""
-        from l4bench.metrics.frame import records_frame
-        from l4bench.metrics.repeats import bootstrap_ci95, per_request_latencies
-        from l4bench.metrics.slo import SloSpec
-        from l4bench.metrics.summary import summarize
-        from l4bench.metrics.window import restrict
-
-        plan, name = self.plan, result.scheduler
-        measured_ids = {q.request_id for q, m in zip(rep.requests, rep.measured, strict=True) if m}
-        extra = {k: v for k, v in result.extra.items() if _is_jsonable(v)}
-        meta = {**plan.meta, **extra, "seed": rep.seed, "repeat": rep.index}
-        entry = summarize(restrict(result, measured_ids), SloSpec(**plan.slo), plan.length_buckets_tokens, meta)
-        entry["window"] = {k: rep.doc["window"][k] for k in ("excluded_warmup", "excluded_cooldown", "measured")}
-        lat = per_request_latencies(result.records, rep.position, rep.measured)
-        entry["bootstrap_ci95"] = bootstrap_ci95(lat, rep.doc["bootstrap_seed"], plan.bootstrap_resamples)
-        rep.doc["schedulers"][name] = entry
-        while len(self.latencies) <= rep.index:
-            self.latencies.append({})
-        self.latencies[rep.index][name] = lat["e2el_ms"]
-        for key in ("engine", "engine_version"):
-            if key in extra:
-                self.doc["provenance"][key] = extra[key]
-        df = records_frame([result])
-        df.insert(0, "repeat", rep.index)
-        df["is_measured"] = df["request_id"].map(lambda i: i in measured_ids).astype(bool)
-        self.parquet.append(df)
-        self.light.append(df[_LIGHT_COLUMNS])
-        if rep.index == 0:
-            self.timelines[name] = result.timeline
-        self.refresh(final=False, only=name)
-        return entry
-
-    def refresh(self, final: bool, only: str | None = None) -> None:
-        """Recompute the headline entries (only one scheduler's, if given; when final, also the
-        ratios and comparison.csv) and write summary.json."""
-        from l4bench.metrics.repeats import aggregate, versus_best
-        from l4bench.metrics.summary import comparison_frame
-
-        reps = [r["schedulers"] for r in self.doc["per_repeat"]]
-        old = self.doc["schedulers"]
-        names = [n for n in self.plan.schedulers if any(n in r for r in reps)]
-        self.doc["schedulers"] = {
-            n: aggregate([r[n] for r in reps if n in r]) if only in (None, n) or n not in old else old[n]
-            for n in names
-        }
-        if final and self.doc["schedulers"]:
-            boot = {"num_resamples": self.plan.bootstrap_resamples,
-                    "seeds": [r["bootstrap_seed"] for r in self.doc["per_repeat"]]}
-            self.doc["versus_best_baseline"] = versus_best(reps, self.doc["schedulers"], self.latencies, boot)
-            comparison_frame(self.doc["schedulers"], self.doc["versus_best_baseline"]).to_csv(
-                self.out / "comparison.csv", index=False)
-        _write_json(self.out / "summary.json", self.doc)
-
-    def close(self) -> None:
-        """Finish requests.parquet and write timeline.json and the figures."""
-        import pandas as pd
-
-        self.parquet.close()
-        if not self.light:
-            return
-        _write_json(self.out / "timeline.json", self.timelines)
-        df = pd.concat(self.light, ignore_index=True)
-        _write_figures(df[df["is_measured"]], self.doc, self.out / "figures", _title(self.plan.meta))
-
-
 def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
     """Run every scheduler on the same requests, per repeat; write results; return the summary.json path.
 
-    engine: an engine already made (a rate sweep shares one live cluster); the caller closes it.
+    engine: an engine already made (e.g. a rate sweep sharing one live cluster); the caller closes it.
     Without one, plan.make_engine() makes it and it is closed here.
     """
     from tqdm import tqdm
@@ -276,14 +154,14 @@ def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     if plan.resolved_config:
         (plan.out_dir / "config_resolved.yaml").write_text(plan.resolved_config)
-    writer = _Writer(plan)
+    writer = ResultsWriter(plan, _provenance(plan))
     owns_engine = engine is None
     engine = plan.make_engine() if owns_engine else engine
     bar = tqdm(total=plan.repeats * len(plan.schedulers), disable=not plan.show_progress, desc="runs", unit="run")
     try:
         for r in range(plan.repeats):
             rep = _new_repeat(plan, r)
-            writer.doc["per_repeat"].append(rep.doc)
+            writer.start_repeat(rep)
             for name in rep.doc["scheduler_order"]:
                 bar.set_description(f"repeat {r + 1}/{plan.repeats} {name}")
                 log.info("[%s] repeat %d: replaying %d requests with scheduler %s",
@@ -311,6 +189,8 @@ def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
     if writer.doc["failed_schedulers"] and not writer.doc["schedulers"]:
         raise RuntimeError(f"every scheduler failed: {writer.doc['failed_schedulers']}")
     return plan.out_dir / "summary.json"
+
+
 
 
 def _close(engine: Any) -> None:
@@ -349,25 +229,7 @@ def sweep_and_write(plans: dict[float, ReplayPlan], out_dir: Path) -> Path:
                     name: {k: s.get(k) for k in SWEEP_KEYS} for name, s in summ["schedulers"].items()
                 },
             }
-            _write_json(path, doc)
+            write_json(path, doc)
     finally:
         _close(engine)
     return path
-
-
-def _write_figures(df: Any, doc: dict[str, Any], fig_dir: Path, title: str) -> None:
-    from l4bench.plotting.run_figures import write_run_figures
-
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        write_run_figures(df, doc["schedulers"], fig_dir, title, doc.get("versus_best_baseline"))
-    except Exception as e:  # a figure must never cost the run's numbers
-        log.warning("figures not written: %s", e)
-
-
-def _is_jsonable(v: Any) -> bool:
-    try:
-        json.dumps(v, allow_nan=False)
-        return True
-    except (TypeError, ValueError):
-        return False

@@ -43,6 +43,9 @@ def test_smoke_writes_every_output_and_prints_summary_path_last(tmp_path):
             assert key in s, key
     comp = pd.read_csv(run_dir / "comparison.csv")
     assert list(comp["scheduler"]) == ["round_robin", "least_tokens"]
+    prov = doc["provenance"]
+    assert prov["engine"] == "simulator" and prov["gpu"]["simulated"] is True and len(prov["config_sha256"]) == 64
+    assert doc["repeats"]["count"] == 1 and len(doc["per_repeat"]) == 1
 
 
 def test_same_seed_same_records_other_seed_differs(tmp_path):
@@ -75,6 +78,9 @@ def test_same_seed_same_records_other_seed_differs(tmp_path):
         (["nope=1"], "Could not override 'nope'. To append to your config use +nope=1"),
         (["seed=[1"], "bad override:"),
         (["-m", "arrival.rate=2,fast"], "arrival.rate: expected a number"),
+        (["experiment.repeats=0"], "experiment.repeats: 0; valid: a whole number >= 1"),
+        (["metrics.warmup_s=-1"], "metrics.warmup_s: -1; valid:"),
+        (["experiment.shuffle_schedulers=maybe"], "experiment.shuffle_schedulers: 'maybe'"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(tmp_path, args, needle):

@@ -97,3 +97,16 @@ def test_eval_report_refuses_mixed_commits_in_one_line(tmp_path):
     p = subprocess.run([*cmd, "--allow-mixed-commits"], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "WARNING: merging runs of different commits" in p.stderr
+
+
+def test_live_report_refuses_mixed_commits(tmp_path):
+    for i, commit in enumerate(("1" * 40, "2" * 40)):
+        job = tmp_path / "res" / f"m_{i}" / "0"
+        _sweep(job.parent, commit)
+        (job / "config_resolved.yaml").write_text("arrival:\n  rate: 1.0\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, str(REPO / "scripts" / "live_report.py"), "--live", str(tmp_path / "res"),
+           "--out", str(tmp_path / "out")]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert "refusing to merge runs of different commits" in p.stderr and not (tmp_path / "out").exists()

@@ -27,7 +27,7 @@ def draw_figures():
 def _no_figures(request, monkeypatch):
     """Figures cost seconds; only tests asking for draw_figures get them."""
     if "draw_figures" not in request.fixturenames:
-        monkeypatch.setattr("l4bench.replay._write_figures", lambda *a, **k: None)
+        monkeypatch.setattr("l4bench.results_writer._write_figures", lambda *a, **k: None)
 
 
 def _requests(seed: int, n: int = 30) -> list[Request]:
@@ -119,7 +119,9 @@ def test_one_repeat_keeps_the_old_single_run_and_bootstraps(tmp_path, draw_figur
     vs = doc["versus_best_baseline"]
     assert vs["best_baseline"] == "round_robin" and vs["schedulers"]["round_robin"]["ratio"] == pytest.approx(1.0)
     comp = pd.read_csv(tmp_path / "comparison.csv")
-    assert {"mean_e2el_vs_best", "mean_e2el_vs_best_ci_low", "mean_e2el_vs_best_ci_high", "vs_best_method"} <= set(comp)
+    assert {"mean_e2el_vs_best", "mean_e2el_vs_best_ci_low", "mean_e2el_vs_best_ci_high", "vs_best_method",
+            "mean_e2el_vs_each_repeat_best"} <= set(comp)
+    assert doc["versus_best_each_repeat"]["best_baseline_per_repeat"] == ["round_robin"]
     assert {p.name for p in (tmp_path / "figures").glob("*.png")} >= {"latency_bars.png", "vs_best.png"}
 
 
@@ -168,3 +170,18 @@ def test_a_failed_run_is_recorded_and_the_rest_kept(tmp_path):
     assert ratio["n"] == 2 and ratio["per_repeat"][1] is None
     df = pd.read_parquet(tmp_path / "requests.parquet")
     assert len(df) == (3 * 4 - 1) * 30
+
+
+def test_repeats_of_a_seed_blind_workload_are_flagged(tmp_path):
+    plan = _plan(tmp_path, _FakeEngine(), repeats=2)
+    plan.make_requests = lambda seed: _requests(0)  # e.g. a trace replayed as recorded
+    doc = json.loads(replay_and_write(plan).read_text())
+    assert doc["repeats"]["distinct_request_sets"] == 1
+    assert "same requests as repeat 0" in doc["per_repeat"][1]["note"]
+
+
+def test_a_given_engine_is_used_and_left_open(tmp_path):
+    engine = _FakeEngine()
+    plan = _plan(tmp_path, _FakeEngine())
+    replay_and_write(plan, engine)
+    assert len(engine.calls) == len(NAMES) and not engine.closed

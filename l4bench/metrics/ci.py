@@ -1,11 +1,11 @@
 """Confidence intervals: t-intervals over repeats, and request-level bootstrap within one run.
 
-Bootstrap resamples are drawn as count matrices (resample x request: how often each request was
-drawn), generated in chunks from one seeded Generator. The same seed gives the same matrix to
-every scheduler of a repeat, so their bootstraps resample the same requests (paired): a ratio of
-two schedulers is bootstrapped on matched requests. Percentiles of a resample are computed from
-the counts of the sorted values (numpy's "linear" percentile of the resample, exactly), so no
-resample is ever materialized as values.
+Means of resamples come from count matrices (resample x request: how often each request was
+drawn), generated in chunks from one seeded Generator; a request that failed or lies outside the
+measurement window is drawn but has no value to count. Percentiles of resamples are drawn exactly
+from the distribution of the order statistics of a resample of the metric's values (Beta draws),
+so their cost does not grow with the number of requests. A ratio of two schedulers' means is
+bootstrapped paired: one count matrix over the repeat's requests serves both.
 """
 
 from __future__ import annotations
@@ -70,27 +70,23 @@ def resample_counts(num_items: int, num_resamples: int, seed: Any) -> Iterator[n
         done += rows
 
 
-def _percentiles_of_counts(sorted_counts: np.ndarray, sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """numpy-linear percentiles q (0-100) of each resample given its counts of the sorted values.
+def _order_statistic_percentiles(sorted_values: np.ndarray, q: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` draws of numpy's linear percentile q (0-100) of a bootstrap resample of sorted_values.
 
-    Returns (resamples, len(q)); NaN for a resample that drew none of the values.
+    Exact in distribution without drawing the resample: its indices are floor(m * U_i) for m iid
+    uniforms U_i, so its k-th smallest value is sorted_values[floor(m * U_(k))], with the uniform
+    order statistic U_(k) ~ Beta(k + 1, m - k) (k 0-based) and U_(k+1) = U_(k) + (1 - U_(k)) *
+    Beta(1, m - k - 1). O(size) work for any m.
     """
-    rows, n = sorted_counts.shape
-    cum = np.cumsum(sorted_counts, axis=1, dtype=np.int64)
-    m = cum[:, -1]
-    pos = np.maximum(m - 1, 0)[:, None] * (q[None, :] / 100.0)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, np.maximum(m - 1, 0)[:, None])
-    # rows are offset so that the flattened cumulative counts are one increasing array; the
-    # 0-based order statistic k of row r sits at the first index of that row whose cum > k
-    offset = (np.arange(rows, dtype=np.int64) * (int(m.max(initial=0)) + 1))[:, None]
-    flat = (cum + offset).ravel()
-    base = (np.arange(rows) * n)[:, None]
-    j_lo = np.searchsorted(flat, lo + offset, side="right") - base
-    j_hi = np.searchsorted(flat, hi + offset, side="right") - base
-    j_lo, j_hi = np.minimum(j_lo, n - 1), np.minimum(j_hi, n - 1)
-    out = sorted_values[j_lo] + (pos - lo) * (sorted_values[j_hi] - sorted_values[j_lo])
-    out[m == 0] = np.nan
+    m = sorted_values.size
+    pos = (m - 1) * q / 100.0
+    k = int(math.floor(pos))
+    frac = pos - k
+    u_k = rng.beta(k + 1, m - k, size=size)
+    u_next = u_k + (1.0 - u_k) * rng.beta(1, m - k - 1, size=size) if k + 1 < m else u_k
+    j_k = np.minimum((m * u_k).astype(np.int64), m - 1)
+    j_next = np.minimum((m * u_next).astype(np.int64), m - 1)
+    out: np.ndarray = sorted_values[j_k] + frac * (sorted_values[j_next] - sorted_values[j_k])
     return out
 
 
@@ -98,38 +94,40 @@ def bootstrap_stats(
     values_by_item: dict[str, np.ndarray], seed: Any, num_resamples: int = NUM_RESAMPLES,
     percentiles: tuple[float, ...] = (50.0, 90.0, 99.0),
 ) -> dict[str, np.ndarray]:
-    """Bootstrap replicates of mean and percentiles of each metric, resampling items (requests).
+    """Bootstrap replicates of the mean and percentiles of each metric over items (requests).
 
     Args:
-        values_by_item: metric -> one value per item of the run (NaN: the item has no value,
-            e.g. failed or outside the measurement window; it is resampled but not counted).
-        seed: seeds the resample counts (same seed + same item count = same resamples).
+        values_by_item: metric -> one value per item, all of one length (NaN: the item has no
+            value, e.g. failed or outside the window).
     Returns:
         "<metric>:mean" and "<metric>:p<q>" -> array of replicates (length num_resamples).
+        Means: one count matrix over all items serves every metric (a resampled request brings
+        all its metrics), each mean over the drawn items that have a value. Percentiles: exact
+        draws for a resample of the metric's m finite values (size fixed at m).
     """
-    if not values_by_item:
+    names = list(values_by_item)
+    if not names:
         return {}
-    n = len(next(iter(values_by_item.values())))
-    q = np.asarray(percentiles, dtype=np.float64)
-    prepared = {}
-    for metric, vals in values_by_item.items():
-        vals = np.asarray(vals, dtype=np.float64)
-        finite = np.flatnonzero(np.isfinite(vals))
-        order = finite[np.argsort(vals[finite], kind="stable")]
-        prepared[metric] = (order, vals[order])
-    parts: dict[str, list[np.ndarray]] = {}
-    for counts in resample_counts(n, num_resamples, seed):
-        for metric, (order, svals) in prepared.items():
-            if svals.size == 0:
-                continue
-            sc = counts[:, order]
-            m = sc.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                parts.setdefault(f"{metric}:mean", []).append((sc @ svals) / m)
-            pct = _percentiles_of_counts(sc, svals, q)
-            for i, p in enumerate(percentiles):
-                parts.setdefault(f"{metric}:p{p:g}", []).append(pct[:, i])
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    vals = np.vstack([np.asarray(values_by_item[k], dtype=np.float64) for k in names]).T  # items x metrics
+    has = np.isfinite(vals)
+    both = np.hstack([np.where(has, vals, 0.0), has.astype(np.float64)])
+    sums = np.vstack([counts @ both for counts in resample_counts(len(vals), num_resamples, [*_seed_list(seed), 0])])
+    out: dict[str, np.ndarray] = {}
+    rng = np.random.default_rng([*_seed_list(seed), 1])
+    for i, metric in enumerate(names):
+        v = np.sort(vals[has[:, i], i])
+        if v.size == 0:
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{metric}:mean"] = sums[:, i] / sums[:, len(names) + i]
+        for p in percentiles:
+            out[f"{metric}:p{p:g}"] = _order_statistic_percentiles(v, p, num_resamples, rng)
+    return out
+
+
+def _seed_list(seed: Any) -> list[int]:
+    """A seed (int or list of ints) as a list, to extend with sub-stream numbers."""
+    return [int(x) for x in (seed if isinstance(seed, list | tuple) else [seed])]
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:

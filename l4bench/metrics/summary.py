@@ -213,7 +213,8 @@ def _ci_bound(s: dict[str, Any], metric: str, side: str) -> float | None:
 
 
 def comparison_frame(
-    summaries: dict[str, dict[str, Any]], versus: dict[str, Any] | None = None
+    summaries: dict[str, dict[str, Any]], versus: dict[str, Any] | None = None,
+    each_repeat: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One row per scheduler: the headline columns, their CIs over repeats, the ratio to the best baseline.
 
@@ -222,6 +223,8 @@ def comparison_frame(
     (``metrics.repeats.versus_best``) the ratio and its paired 95% CI come from there
     (``vs_best_method`` says how); without, it is the plain ratio of means and the CI is empty.
     ``*_ci_low``/``*_ci_high``: t-interval over repeats (empty with one repeat).
+    ``mean_e2el_vs_each_repeat_best`` (+ CI), with ``each_repeat``
+    (``metrics.repeats.versus_each_repeat_best``): the ratio to each repeat's own best baseline.
     """
     rows = []
     for name, s in summaries.items():
@@ -247,4 +250,9 @@ def comparison_frame(
         for col, key in (("mean_e2el_vs_best", "ratio"), ("mean_e2el_vs_best_ci_low", "low"),
                          ("mean_e2el_vs_best_ci_high", "high"), ("vs_best_method", "method")):
             df[col] = [(per.get(n) or {}).get(key) for n in df["scheduler"]]
+    each = (each_repeat or {}).get("schedulers") or {}
+    if each:
+        for col, key in (("mean_e2el_vs_each_repeat_best", "ratio"), ("mean_e2el_vs_each_repeat_best_ci_low", "low"),
+                         ("mean_e2el_vs_each_repeat_best_ci_high", "high")):
+            df[col] = [(each.get(n) or {}).get(key) for n in df["scheduler"]]
     return df

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l4bench.metrics.repeats import aggregate, best_baseline, mean_tree, versus_best
+from l4bench.metrics.repeats import (
+    aggregate,
+    best_baseline,
+    bootstrap_ci95,
+    mean_tree,
+    versus_best,
+    versus_each_repeat_best,
+)
 
 
 def _entry(mean_e2el: float, **kw):
@@ -71,3 +78,22 @@ def test_versus_best_with_one_repeat_bootstraps_matched_requests():
     assert r["ratio"] == pytest.approx(l4.mean() / base.mean())
     assert r["low"] < r["ratio"] < r["high"] < 1.0 and r["num_paired_requests"] == 400
     assert "paired request-level bootstrap" in r["method"]
+
+
+def test_bootstrap_block_flags_tail_percentiles_with_few_values_beyond():
+    rng = np.random.default_rng(1)
+    lat = {m: rng.lognormal(0, 1, 300) for m in ("e2el_ms", "ttft_ms", "tpot_ms")}
+    b = bootstrap_ci95(lat, [0, 2], 200)
+    assert b["p99_e2el_ms"]["n"] == 300 and "understates" in b["p99_e2el_ms"]["note"]  # 3 values above p99
+    assert "note" not in b["p90_e2el_ms"] and b["p90_e2el_ms"]["low"] < b["p90_e2el_ms"]["high"]
+
+
+def test_versus_each_repeat_best_counts_a_baseline_that_wins_only_some_repeats():
+    per_repeat = [{"l4": {"mean_e2el_ms": 80.0}, "a": {"mean_e2el_ms": 100.0}, "b": {"mean_e2el_ms": 120.0}},
+                  {"l4": {"mean_e2el_ms": 80.0}, "a": {"mean_e2el_ms": 100.0}, "b": {"mean_e2el_ms": 64.0}}]
+    summaries = {n: aggregate([r[n] for r in per_repeat]) for n in ("l4", "a", "b")}
+    fixed = versus_best(per_repeat, summaries, [], {"num_resamples": 0, "seeds": []})
+    each = versus_each_repeat_best(per_repeat, list(summaries))
+    assert fixed["best_baseline"] == "b" and each["best_baseline_per_repeat"] == ["a", "b"]
+    assert each["schedulers"]["l4"]["per_repeat"] == pytest.approx([0.8, 1.25])
+    assert fixed["schedulers"]["l4"]["per_repeat"] == pytest.approx([80 / 120, 1.25])

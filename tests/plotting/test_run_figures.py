@@ -13,7 +13,7 @@ from l4bench.metrics.frame import records_frame
 from l4bench.metrics.records import RequestRecord, RunResult
 from l4bench.metrics.slo import SloSpec
 from l4bench.metrics.summary import summarize
-from l4bench.plotting.run_figures import write_run_figures
+from l4bench.plotting.run_figures import interval_ms, write_run_figures
 from l4bench.plotting.style import (
     PALETTE,
     SCHEDULER_ORDER,
@@ -60,6 +60,24 @@ def test_figures_written(tmp_path: Path) -> None:
     for p in paths:
         data = p.read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 10_000
+
+
+def test_ratio_figure_with_intervals_is_written(tmp_path: Path) -> None:
+    runs = [_run(n, k) for k, n in enumerate(["round_robin", "l4"])]
+    sums = {r.scheduler: summarize(r, SloSpec(ttft_ms=500), [0, 2048], {}) for r in runs}
+    versus = {"best_baseline": "round_robin", "schedulers": {
+        "round_robin": {"ratio": 1.0, "low": 1.0, "high": 1.0, "method": "t"},
+        "l4": {"ratio": 0.9, "low": 0.8, "high": 1.05, "method": "t"}}}
+    paths = write_run_figures(records_frame(runs), sums, tmp_path, "t", versus)
+    assert paths[-1].name == "vs_best.png" and paths[-1].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_error_bars_prefer_repeats_then_bootstrap() -> None:
+    s = {"ci95": {"mean_e2el_ms": {"low": 1.0, "high": 3.0}, "p99_e2el_ms": {"low": None, "high": None}},
+         "bootstrap_ci95": {"p99_e2el_ms": {"low": 5.0, "high": 9.0}, "mean_e2el_ms": {"low": 0.0, "high": 9.0}}}
+    assert interval_ms(s, "mean_e2el_ms") == (1.0, 3.0, "repeats")
+    assert interval_ms(s, "p99_e2el_ms") == (5.0, 9.0, "bootstrap")
+    assert interval_ms(s, "mean_tpot_ms")[2] == ""
 
 
 def test_figures_survive_empty_and_failed_only(tmp_path: Path) -> None:
