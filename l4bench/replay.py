@@ -13,8 +13,8 @@ each repeat in a seeded shuffled order, recorded in ``per_repeat[r].scheduler_or
 from __future__ import annotations
 
 import hashlib
-import json
 import inspect
+import json
 import logging
 import time
 from collections.abc import Callable
