@@ -57,8 +57,13 @@ def premise_kernels(root: Path) -> str:
 
 
 def headline_pairs(root: Path, backend: str) -> list[dict[str, Any]]:
-    """Homogeneous vs mixed decode steps of one backend's profile.csv (the headline pairs)."""
-    df = pd.read_csv(root / PROFILES / backend / "profile.csv").set_index("name")
+    """Homogeneous vs mixed decode steps of one backend's committed profile (the headline pairs)."""
+    return profile_pairs(root / PROFILES / backend / "profile.csv")
+
+
+def profile_pairs(path: Path) -> list[dict[str, Any]]:
+    """Headline pairs of a profile.csv; ratio_lo / ratio_hi bound the ratio by the two 95% CIs (NaN: < 2 passes)."""
+    df = pd.read_csv(path).set_index("name")
     out = []
     for name, m in df[df["group"] == "headline_mixed"].iterrows():
         u = df.loc[m["homogeneous_name"]]
