@@ -57,9 +57,9 @@ def regenerate(text: str, root: Path) -> tuple[str, list[str]]:
 
 
 def readme_files(root: Path) -> list[Path]:
-    """README.md, every results/*/README.md (and one level deeper) and docs/*.md under root."""
+    """README.md, every results/*/README.md (and one level deeper), results/profiles/<gpu>/<model>/*.md, docs/*.md."""
     files = [root / "README.md", *sorted(root.glob("results/*/README.md")), *sorted(root.glob("results/*/*/README.md")),
-             *sorted(root.glob("docs/*.md"))]
+             *sorted(root.glob("results/profiles/*/*/*.md")), *sorted(root.glob("docs/*.md"))]
     return [f for f in files if f.is_file()]
 
 
