@@ -176,7 +176,17 @@ def premise_summary(root: Path) -> str:
         rows.append([backend + (f" ({kb})" if kb != backend.lower() else ""), kernel, step, burst])
     return table(["backend (kernel name)", "one attention layer, mixed / homog. (range over 8 compositions)",
                   "engine step, mixed / homog. (range over headline pairs)",
-                  "burst, short-request ITL mixed / homog., live / sim"], rows)
+                  "burst, short-request ITL mixed / homog., live / sim"], rows) + _host_notes(root)
+
+
+def _host_notes(root: Path) -> str:
+    """'\n\nNote (BACKEND): ...' for every profile whose meta.json carries a host_load_note."""
+    notes = []
+    for backend in STEP_BACKENDS:
+        meta = json.loads((root / PROFILES / backend / "meta.json").read_text())
+        if meta.get("host_load_note"):
+            notes.append(f"\n\nNote ({backend} profile and burst): {meta['host_load_note']}.")
+    return "".join(notes)
 
 
 @register("live_gpu_h200_shared_triton")
@@ -230,4 +240,4 @@ def premise_readme(root: Path) -> str:
         "on FA3 and a large one on TRITON_ATTN and FA2. One live TRITON_ATTN run (2 instances sharing one H200, "
         f"bimodal 1k/24k, 6 req/s, one repeat) gives L4 {l4['ratio']:.3f}x [{l4['low']:.3f}, {l4['high']:.3f}] "
         f"the mean E2E of {live['best_baseline']} (results/live/gpu_h200_shared_triton)."
-    )
+    ) + _host_notes(root)
