@@ -57,6 +57,14 @@ def _compose(config_dir: Path, overrides: list[str]) -> Any:
         GlobalHydra.instance().clear()
 
 
+def _first_choice(arg: str, override: Any) -> str:
+    """The override itself, or for a sweep over a group its first choice (`workload=a,b` -> `workload=a`)."""
+    if not override.is_sweep_override():
+        return arg
+    prefix = arg.split("=", 1)[0]
+    return f"{prefix}={next(iter(override.sweep_iterator()))}"
+
+
 def check_all(argv: list[str], config_dir: Path, groups: tuple[str, ...]) -> None:
     """Parse, compose and type-check the overrides in argv (flags such as -m are skipped)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -70,7 +78,8 @@ def check_all(argv: list[str], config_dir: Path, groups: tuple[str, ...]) -> Non
     except HydraException as exc:
         raise ConfigError(f"bad override: {_first_line(exc)}") from None
     plain = [a for a, o in zip(args, parsed, strict=True) if not o.is_sweep_override()]
-    selections = [a for a, o in zip(args, parsed, strict=True) if o.key_or_group in groups]
+    # group choices compose one at a time (a sweep `workload=a,b` is ambiguous outside multirun)
+    selections = [_first_choice(a, o) for a, o in zip(args, parsed, strict=True) if o.key_or_group in groups]
     try:
         defaults = OmegaConf.to_container(_compose(config_dir, selections), resolve=False)
         _compose(config_dir, plain)

@@ -1,10 +1,11 @@
-"""Fig. 1 (motivation): how a decode batch's step time depends on the spread of its context lengths.
+"""Fig. 1 (motivation), per attention backend: what a mixed decode batch costs vs a homogeneous one.
 
-(a) Homogeneous vs mixed decode batches with the same batch size and the same total KV tokens.
-(b) Step time of n short (1k-token) decodes plus one long context, against the long one's length
-(at 1k: n + 1 short ones); dashed (analytic only): the same tokens with no spread.
-Data: the GPU profile ``results/profiles/h100/llama-3.1-8b/profile.csv`` when present (measured;
-no dashed lines), else the analytic performance model (l4bench/perf/analytic.py), labelled so.
+Both panels show mixed / homogeneous at equal batch size and total KV tokens (1 = no penalty), log scale:
+(a) kernel level: one decode-attention layer per backend, the kernel benchmark's compositions, with
+its 95% bootstrap CIs (``results/kernels/<gpu>/<engine>/kernels.csv``);
+(b) step level: a whole engine step (EngineCore.step) per profiled backend, the profiles' headline
+pairs, with the interval bounded by the two compositions' 95% CIs where both have >= 2 passes
+(``results/profiles/<gpu>/<model>/<backend>/profile.csv``).
 """
 
 from __future__ import annotations
@@ -15,128 +16,116 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from l4bench.perf.analytic import AnalyticPerfModel
-from l4bench.perf.base import BatchShape, GpuSpec, ModelSpec
-from l4bench.profiling.grid import headline_pairs
-from paper_figs.canvas import KTOKENS, finish, new_figure
-from paper_figs.common import REPO, rel
+from l4bench.report.premise import profile_pairs
+from paper_figs.canvas import finish, new_figure
+from paper_figs.common import MissingDataError, rel
 
 NAME = "fig01_motivation"
 EXPERIMENTS = ("profile",)
-GPU, MODEL = "h100", "llama-3.1-8b"
-PROFILE = Path("profiles") / GPU / MODEL / "profile.csv"
-SHORT_TOKENS = 1024
-N_SHORT = (7, 31, 127)
-LONG_TOKENS = (2048, 4096, 8192, 16384, 32768, 65536, 126976)
+GPU, ENGINE, MODEL = "h200", "vllm-0.25.0", "llama-3.1-8b"
+KERNELS = Path("kernels") / GPU / ENGINE / "kernels.csv"
+PROFILES = Path("profiles") / GPU / MODEL
 _MIXED = re.compile(r"mixed_n(\d+)x(\d+)_k(\d+)x(\d+)$")
+COLORS = {"fa3": "#4c72b0", "fa3_eager": "#8fa8d0", "fa2": "#c44e52", "triton": "#55a868", "flashinfer": "#8172b2",
+          "FLASH_ATTN": "#4c72b0", "TRITON_ATTN": "#55a868", "FLASH_ATTN_2": "#c44e52", "FLASHINFER": "#8172b2"}
+LABELS = {"fa3": "FA3 (vLLM FLASH_ATTN)", "fa3_eager": "FA3, eager", "fa2": "FA2", "triton": "Triton unified",
+          "FLASH_ATTN": "FLASH_ATTN (FA3)", "TRITON_ATTN": "TRITON_ATTN"}
 
 
-def _shape(groups: list[tuple[int, int]]) -> BatchShape:
-    """Pure-decode batch from (context_tokens, count) groups."""
-    ctxs = [c for c, n in groups if n]
-    return BatchShape(num_decodes=sum(n for _, n in groups), decode_context_sum=sum(c * n for c, n in groups),
-                      decode_context_max=max(ctxs), decode_context_min=min(ctxs))
-
-
-def _analytic() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Headline pairs and the mixed-batch series computed from the analytic model."""
-    def spec(group: str) -> dict:
-        d = yaml.safe_load((REPO / "conf" / group / f"{MODEL if group == 'model' else GPU}.yaml").read_text())
-        d.pop("_target_", None)
-        return d
-
-    perf = AnalyticPerfModel(ModelSpec(**spec("model")), GpuSpec(**spec("gpu")))
-    pairs = []
-    for uni, mix in headline_pairs():
-        pairs.append({"label": f"{uni.num_decodes} x {uni.decode_groups[0][0] // 1024}k",
-                      "mix_label": " + ".join(f"{n}x{c / 1024:.3g}k" for c, n in mix.decode_groups),
-                      "uniform_ms": perf.step_time_s(_shape(list(uni.decode_groups))) * 1e3,
-                      "mixed_ms": perf.step_time_s(_shape(list(mix.decode_groups))) * 1e3})
-    rows = []
-    for n, long in ((n, L) for n in N_SHORT for L in LONG_TOKENS):
-        total, count = n * SHORT_TOKENS + long, n + 1
-        rows.append({"n_short": n, "long_tokens": long,
-                     "step_ms": perf.step_time_s(_shape([(SHORT_TOKENS, n), (long, 1)])) * 1e3,
-                     "uniform_ms": perf.step_time_s(_shape([(total // count, count)])) * 1e3})
-    return pd.DataFrame(pairs), pd.DataFrame(rows)
-
-
-def _mix_label(name: str) -> str:
-    """'headline_mixed_n63x1024_k1x66560' -> '63x1k + 1x65k' (the name itself if it does not parse)."""
-    m = _MIXED.search(name)
-    if not m:
-        return name
-    n, short, k, long = (int(g) for g in m.groups())
-    return f"{n}x{short / 1024:g}k + {k}x{long / 1024:.3g}k"
-
-
-def _measured(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Headline pairs and mixed rows from a profile.csv (step_time_s as measured)."""
+def kernel_ratios(path: Path) -> pd.DataFrame:
+    """Mixed rows of every backend that ran: composition, backend, vs_homog and its CI."""
     df = pd.read_csv(path)
-    uni = df[df["group"] == "headline_uniform"].reset_index(drop=True)
-    mix = df[df["group"] == "headline_mixed"].reset_index(drop=True)
-    pairs = [{"label": f"{int(u.num_decodes)} x {u.decode_context_sum / u.num_decodes / 1024:.2g}k",
-              "mix_label": _mix_label(str(m["name"])),
-              "uniform_ms": u.step_time_s * 1e3, "mixed_ms": m.step_time_s * 1e3}
-             for (_, u), (_, m) in zip(uni.iterrows(), mix.iterrows(), strict=False)]
+    return df[(df["status"] == "ok") & (df["kind"] == "mixed")].reset_index(drop=True)
+
+
+def step_ratios(folder: Path) -> pd.DataFrame:
+    """Headline pairs of every profiled backend under folder (one row per backend and batch size)."""
     rows = []
-    for _, r in df[df["group"] == "mixed"].iterrows():
-        m = _MIXED.match(str(r["name"]))
-        if m and int(m.group(2)) == SHORT_TOKENS and int(m.group(3)) == 1 and int(m.group(1)) in N_SHORT:
-            rows.append({"n_short": int(m.group(1)), "long_tokens": int(m.group(4)),
-                         "step_ms": r.step_time_s * 1e3, "uniform_ms": np.nan})
-    by_name = df.set_index("name")["step_time_s"]
-    for n in N_SHORT:  # no long context: n + 1 decodes of 1k tokens, where measured
-        key = f"uniform_n{n + 1}_c{SHORT_TOKENS}"
-        if key in by_name.index:
-            rows.append({"n_short": n, "long_tokens": SHORT_TOKENS, "step_ms": by_name[key] * 1e3,
-                         "uniform_ms": np.nan})
-    return pd.DataFrame(pairs), pd.DataFrame(rows, columns=["n_short", "long_tokens", "step_ms", "uniform_ms"])
+    for csv in sorted(folder.glob("*/profile.csv")):
+        for p in profile_pairs(csv):
+            rows.append({"backend": csv.parent.name, **p})
+    return pd.DataFrame(rows)
+
+
+def _bars(ax: Axes, df: pd.DataFrame, x_key: str, ticks: list[str], lo: str, hi: str) -> None:
+    """Grouped bars of df.ratio per backend, with whiskers where an interval exists, values on top."""
+    backends = list(dict.fromkeys(df["backend"]))
+    width = 0.8 / len(backends)
+    xs = {k: i for i, k in enumerate(dict.fromkeys(df[x_key]))}
+    for j, b in enumerate(backends):
+        d = df[df["backend"] == b]
+        x = np.array([xs[k] for k in d[x_key]]) - 0.4 + width * (j + 0.5)
+        r = d["ratio"].to_numpy(float)
+        err = np.vstack([r - d[lo].to_numpy(float), d[hi].to_numpy(float) - r])
+        ax.bar(x, r, width, color=COLORS.get(b, "0.5"), label=LABELS.get(b, b), bottom=0, zorder=2)
+        ax.errorbar(x, r, yerr=np.nan_to_num(err), fmt="none", ecolor="0.15", elinewidth=0.9, capsize=2, zorder=3)
+        top = np.fmax(r, d[hi].to_numpy(float))
+        for xi, ri, ti in zip(x, r, top, strict=True):
+            ax.text(xi, np.nan_to_num(ti, nan=ri) * 1.04, f"{ri:.2f}", ha="center", va="bottom", fontsize=6.5,
+                    rotation=90)
+    ax.axhline(1.0, color="0.2", lw=0.8, ls="--", zorder=1)
+    ax.set_yscale("log")
+    ax.set_ylim(0.6, max(2.0, float(df["ratio"].max()) * 1.9))
+    ax.set_xticks(range(len(xs)), ticks, fontsize=7)
+    ax.set_yticks([t for t in (0.75, 1, 1.5, 2, 3, 5, 10, 20) if t <= ax.get_ylim()[1]])
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:g}")
+    ax.yaxis.set_minor_formatter(lambda v, _pos: "")
+    ax.grid(axis="x", visible=False)
+    ax.legend(fontsize=7.5, loc="upper right")
+
+
+def _kernel_tick(name: str) -> str:
+    """'b64_1long_first' -> 'B64\\n1 long\\nfirst'."""
+    parts = name.split("_")
+    if len(parts) != 3:
+        return name
+    size, long, pos = parts
+    return f"{size.upper()}\n{long.replace('long', ' long')}\n{pos}"
+
+
+def _step_tick(mixed: str) -> str:
+    """'headline_mixed_n63x1024_k1x66560' -> '63x1k+1x65k' (the name itself if it does not parse)."""
+    m = _MIXED.search(mixed)
+    if not m:
+        return mixed
+    n, short, k, long = (int(g) for g in m.groups())
+    return f"{n}x{short / 1024:g}k\n+{k}x{long / 1024:.3g}k"
 
 
 def build(results: Path) -> Figure:
-    """Bars of the headline pairs (left) and step time vs the long context's length (right)."""
-    path = Path(results) / PROFILE
-    if path.is_file():
-        pairs, series = _measured(path)
-        meta_path = path.with_name("meta.json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        engine = f"vLLM {meta.get('vllm_version', '')}".strip()
-        source = f"Data: measured GPU profile ({engine}, {GPU.upper()}, {MODEL}, dummy weights) | {rel(path)}"
-        kind = "measured"
-    else:
-        pairs, series = _analytic()
-        source = (f"Data: analytic perf model (l4bench/perf/analytic.py: roofline + length-spread term), "
-                  f"{GPU.upper()}, {MODEL}; no GPU profile in results/{PROFILE.as_posix()} yet")
-        kind = "analytic model, not measured"
-    fig, (ax_a, ax_b) = new_figure(1, 2, width=11.0, height=4.0)
-    x = np.arange(len(pairs))
-    ax_a.bar(x - 0.2, pairs["uniform_ms"], 0.4, color="#4c72b0", label="homogeneous")
-    ax_a.bar(x + 0.2, pairs["mixed_ms"], 0.4, color="#dd8452", label="mixed (same total tokens)")
-    for xi, (u, m) in enumerate(zip(pairs["uniform_ms"], pairs["mixed_ms"], strict=True)):
-        ax_a.text(xi + 0.2, m, f"{(m / u - 1) * 100:+.0f}%", ha="center", va="bottom", fontsize=8)
-    ax_a.set_xticks(x, [f"{a}\nvs {b}" for a, b in zip(pairs["label"], pairs["mix_label"], strict=True)], fontsize=7)
-    ax_a.set(ylabel="decode step time (ms)", title="(a) same batch size and KV tokens")
-    ax_a.margins(y=0.12)
-    ax_a.legend(fontsize=8, loc="upper left")
-    ax_a.grid(axis="x", visible=False)
-    palette = dict(zip(N_SHORT, ("#4c72b0", "#55a868", "#c44e52"), strict=True))
-    for n, d in series.groupby("n_short"):
-        d = d.sort_values("long_tokens")
-        color = palette.get(int(n), "0.3")
-        ax_b.plot(d["long_tokens"], d["step_ms"], color=color, marker="o", ms=4, label=f"{n} x 1k + 1 long")
-        if d["uniform_ms"].notna().any():
-            ax_b.plot(d["long_tokens"], d["uniform_ms"], color=color, ls="--", lw=1.2)
-    ax_b.set(xscale="log", xlabel="longest context in the batch (tokens)", ylabel="decode step time (ms)",
-             title="(b) one long context among 1k-token decodes")
-    ax_b.set_xscale("log", base=2)
-    ax_b.xaxis.set_major_formatter(KTOKENS)
-    ax_b.legend(fontsize=8, loc="upper left", title="solid: mixed batch\ndashed: same tokens, no spread"
-                if series["uniform_ms"].notna().any() else None, title_fontsize=7)
-    return finish(fig, f"Decode step time vs length spread inside a batch ({kind})", source)
+    """(a) kernel-level and (b) step-level mixed / homogeneous per backend."""
+    kpath, pfolder = Path(results) / KERNELS, Path(results) / PROFILES
+    if not kpath.is_file() and not list(pfolder.glob("*/profile.csv")):
+        raise MissingDataError(f"no kernel table ({rel(kpath)}) or engine profiles ({rel(pfolder)}/*/profile.csv): "
+                               "python -m l4bench.profiling.kernels and python -m l4bench +experiment=profile (GPU)")
+    fig, (ax_a, ax_b) = new_figure(1, 2, width=12.0, height=4.6)
+    sources = []
+    if kpath.is_file():
+        k = kernel_ratios(kpath).rename(columns={"vs_homog": "ratio"})
+        k = k[k["backend"] != "fa3_eager"]  # FA3 without full CUDA graphs (num_splits per batch): tracks fa3 in kernels.csv
+        _bars(ax_a, k, "composition", [_kernel_tick(c) for c in dict.fromkeys(k["composition"])],
+              "vs_homog_ci_low", "vs_homog_ci_high")
+        meta = json.loads(kpath.with_name("kernels.json").read_text()) if kpath.with_name("kernels.json").is_file() else {}
+        skipped = [b for b, v in meta.get("backends", {}).items() if v.get("status") != "ok"]
+        title = "(a) one attention layer (kernel)" + (f"\nnot measured: {', '.join(skipped)}" if skipped else "")
+        ax_a.set(title=title, ylabel="mixed / homogeneous time")
+        sources.append(rel(kpath))
+    steps = step_ratios(pfolder)
+    if not steps.empty:
+        first = steps.drop_duplicates("num_decodes")
+        ticks = [f"{n} decodes\n{_step_tick(m)}" for n, m in zip(first["num_decodes"], first["mixed"], strict=True)]
+        _bars(ax_b, steps, "num_decodes", ticks, "ratio_lo", "ratio_hi")
+        ax_b.set(title="(b) whole engine step (EngineCore.step); no whisker: < 2 passes",
+                 ylabel="mixed / homogeneous step time")
+        sources.append(f"{rel(pfolder)}/{{{','.join(dict.fromkeys(steps['backend']))}}}/profile.csv")
+    source = (f"Data: measured, NVIDIA {GPU.upper()}, {ENGINE.replace('-', ' ')}, {MODEL} shapes (dummy weights); "
+              "mixed = 1 or 4 long contexts among short ones, same batch size and KV tokens; fa3_eager (in kernels.csv) "
+              "left out.\nThe FLASH_ATTN profile ran while simulator jobs shared the host's CPUs (step time includes CPU "
+              f"work). | {' ; '.join(sources)}")
+    return finish(fig, "A mixed decode batch vs a homogeneous one, per attention backend", source)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,15 @@ def test_multirun_sweeps_into_numbered_dirs(tmp_path):
     assert rates == [2.0, 4.0]
 
 
+def test_multirun_over_a_config_group_is_not_ambiguous(tmp_path):
+    p = _run(["-m", "+experiment=burst_sim", "workload=burst_mixed,burst_homogeneous",
+              "hydra.sweep.dir=" + str(tmp_path / "sweep")], tmp_path)
+    assert p.returncode == 0, p.stderr
+    groups = [json.loads((tmp_path / "sweep" / str(i) / "summary.json").read_text())["meta"]["workload_info"]["groups"]
+              for i in (0, 1)]
+    assert groups == [[[63, 1024, 256], [1, 65536, 256]], [[64, 2048, 256]]]
+
+
 def test_rate_list_sweeps_inside_one_run_with_the_same_numbers_as_single_runs(tmp_path):
     p = _run([*SMOKE, "arrival.rate=[2,4]", f"hydra.run.dir={tmp_path / 'sweep'}"], tmp_path)
     assert p.returncode == 0, p.stderr

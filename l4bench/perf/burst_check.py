@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['sim_itl_mean_ms']:.2f} ms ({r['itl_mean_ms_error_pct']:+.1f}%); p90 live "
                       f"{r['live_itl_p90_ms']:.2f}, sim {r['sim_itl_p90_ms']:.2f} ({r['itl_p90_ms_error_pct']:+.1f}%)")
     if args.out:
-        args.out.write_text(json.dumps({"burst_json": str(args.burst_json), "goal_pct": GOAL_PCT,
-                                        "results": results}, indent=2) + "\n")
+        args.out.write_text(json.dumps({"burst_json": str(args.burst_json), "sim_runs": dict(pairs),
+                                        "goal_pct": GOAL_PCT, "results": results}, indent=2) + "\n")
     return 0
 
 

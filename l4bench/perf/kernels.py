@@ -24,6 +24,10 @@ from l4bench.errors import ConfigError
 from l4bench.l4.nnls import nnls
 
 REPO_KERNELS = Path(__file__).resolve().parents[2] / "results" / "kernels"
+#: Engine backend names (vLLM's, l4bench.engines.attention) -> the kernel benchmark's names
+#: (l4bench.profiling.kernels.backends.BACKEND_NAMES). FLASH_ATTN is FA3 on Hopper (vLLM's default).
+KERNEL_NAMES = {"FLASH_ATTN": "fa3", "FLASH_ATTN (FA3)": "fa3", "FLASH_ATTN_3": "fa3", "FLASH_ATTN_2": "fa2",
+                "TRITON_ATTN": "triton", "FLASHINFER": "flashinfer"}
 #: Column names accepted for one quantity (the benchmark's own first).
 ALIASES = {"max_len": ("max_seq_len", "max_len"), "ratio": ("vs_homog", "ratio_vs_homogeneous")}
 
@@ -56,6 +60,11 @@ def find_kernel_table(kernel_table: str) -> Path:
                       f"valid: a path or one of {', '.join(found) or 'none yet (python -m l4bench.profiling.kernels)'}")
 
 
+def kernel_backend(backend: str) -> str:
+    """The kernel table's name of a backend: engine names map (FLASH_ATTN -> fa3), table names pass."""
+    return KERNEL_NAMES.get(str(backend).strip().upper(), str(backend).strip())
+
+
 def _column(df: pd.DataFrame, key: str) -> str | None:
     return next((c for c in ALIASES[key] if c in df), None)
 
@@ -67,7 +76,8 @@ def mixed_ratios(df: pd.DataFrame, backend: str) -> pd.DataFrame:
     if max_col is None or not need <= set(df.columns):
         raise ConfigError(f"perf.kernel_table: columns {sorted(df.columns)}; valid: backend, batch_size, "
                           "total_tokens, max_seq_len (or max_len), median_us")
-    rows = df[(df["backend"].astype(str).str.upper() == backend.upper()) & df["median_us"].notna()]
+    names = {str(backend).strip().upper(), kernel_backend(backend).upper()}  # as given, or the table's name
+    rows = df[df["backend"].astype(str).str.upper().isin(names) & df["median_us"].notna()]
     if "status" in rows:
         rows = rows[rows["status"].astype(str) == "ok"]
     rows = rows.assign(max_len=rows[max_col].astype(float), mean_len=rows["total_tokens"] / rows["batch_size"])
@@ -89,7 +99,8 @@ def fit_penalty(df: pd.DataFrame, backend: str, source: str = "") -> KernelPenal
     if mixed.empty:
         have = sorted(set(df["backend"].astype(str))) if "backend" in df else []
         raise ConfigError(f"perf.attention_backend: no mixed rows with a homogeneous pair for {backend!r} in "
-                          f"{source or 'the kernel table'}; valid: {', '.join(have) or 'none'}")
+                          f"{source or 'the kernel table'}; valid: {', '.join(have) or 'none'} "
+                          f"(or an engine name: {', '.join(KERNEL_NAMES)})")
     x, r = mixed["x"].to_numpy(float), mixed["ratio"].to_numpy(float)
     a = np.column_stack([1.0 - 1.0 / x, x - 1.0]) / r[:, None]
     beta, kappa = (float(v) for v in nnls(a, (r - 1.0) / r))

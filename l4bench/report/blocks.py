@@ -32,6 +32,7 @@ def register(name: str) -> Callable[[Callable[[Path], str]], Callable[[Path], st
 def _load_generators() -> None:
     """Import the modules that register generators (kept lazy: they import pandas)."""
     import l4bench.report.live_tables  # noqa: F401
+    import l4bench.report.premise  # noqa: F401
     import l4bench.report.repeats_eval  # noqa: F401
     import l4bench.report.tables  # noqa: F401
 
@@ -58,8 +59,9 @@ def regenerate(text: str, root: Path) -> tuple[str, list[str]]:
 
 
 def readme_files(root: Path) -> list[Path]:
-    """README.md and every results/*/README.md (and one level deeper) under root."""
-    files = [root / "README.md", *sorted(root.glob("results/*/README.md")), *sorted(root.glob("results/*/*/README.md"))]
+    """README.md, every results/*/README.md (and one level deeper), results/profiles/<gpu>/<model>/*.md, docs/*.md."""
+    files = [root / "README.md", *sorted(root.glob("results/*/README.md")), *sorted(root.glob("results/*/*/README.md")),
+             *sorted(root.glob("results/profiles/*/*/*.md")), *sorted(root.glob("docs/*.md"))]
     return [f for f in files if f.is_file()]
 
 

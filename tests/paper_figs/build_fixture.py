@@ -5,8 +5,8 @@
 Runs ``python -m l4bench`` for every fig_* experiment with tiny overrides (tiny-llama, 2-8 simulated
 instances, synthetic bimodal lengths, 40 requests, 4 schedulers), keeps only the small files the
 figures read (summary.json, comparison.csv, timeline.json, e2e_cdf.csv) under fixed folder names, and
-adds a toy DP benchmark and a toy GPU profile (analytic step times written in the profile's CSV
-schema). fig_live is the simulator relabelled as a live engine: the fixture tests plumbing, not numbers.
+adds a toy DP benchmark and Fig. 1's inputs (the committed H200 kernels.csv and the profiles'
+headline rows). fig_live is the simulator relabelled as a live engine: the fixture tests plumbing, not numbers.
 """
 
 from __future__ import annotations
@@ -71,29 +71,23 @@ def main() -> int:
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_dp_grid.py"), "--bins", "8", "16",
                     "--instances", "4", "8", "--repeats", "1", "--out", str(OUT / "bench" / "dp_solve_time.csv")],
                    check=True, capture_output=True)
-    write_profile(OUT / "profiles" / "h100" / "llama-3.1-8b")
+    write_premise(OUT)
     print(OUT)
     return 0
 
 
-def write_profile(folder: Path) -> None:
-    """A toy profile.csv in the profiler's schema: analytic step times for the figure's compositions."""
+def write_premise(out: Path) -> None:
+    """Fig. 1's inputs: the committed H200 kernel table and the profiles' headline rows (real values, trimmed)."""
     import pandas as pd
 
-    from l4bench.profiling.grid import _mixed, headline_pairs
-    from paper_figs.fig01_motivation import _analytic
-
-    pairs, series = _analytic()
-    comps = [c for pair in headline_pairs() for c in pair]
-    times = [t for u, m in zip(pairs["uniform_ms"], pairs["mixed_ms"], strict=True) for t in (u, m)]
-    comps += [_mixed(int(r.n_short), 1024, 1, int(r.long_tokens)) for r in series.itertuples()]
-    times += list(series["step_ms"])
-    rows = [{"name": c.name, "group": c.group, "num_decodes": c.num_decodes,
-             "decode_context_sum": c.decode_context_sum, "decode_context_max": c.max_context,
-             "step_time_s": t / 1e3} for c, t in zip(comps, times, strict=True)]
-    folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "profile.csv", index=False, float_format="%.6g")
-    (folder / "meta.json").write_text(json.dumps({"vllm_version": "fixture (analytic values)"}))
+    kernels = Path("kernels") / "h200" / "vllm-0.25.0"
+    (out / kernels).mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "results" / kernels / "kernels.csv", out / kernels / "kernels.csv")
+    for src in sorted((REPO / "results" / "profiles" / "h200" / "llama-3.1-8b").glob("*/profile.csv")):
+        df = pd.read_csv(src)
+        dst = out / src.relative_to(REPO / "results")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        df[df["group"].isin(["headline_uniform", "headline_mixed"])].to_csv(dst, index=False)
 
 
 if __name__ == "__main__":

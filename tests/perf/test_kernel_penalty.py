@@ -64,3 +64,14 @@ def test_analytic_kernel_table_needs_a_backend_and_no_hand_penalty():
         AnalyticPerfModel(LLAMA, H200, spread_beta=1.0, kernel_table=TABLE, attention_backend="TRITON_ATTN")
     with pytest.raises(ConfigError, match="spread_kappa"):
         AnalyticPerfModel(LLAMA, H200, spread_kappa=-1.0)
+
+
+def test_engine_names_map_to_the_benchmarks_names():
+    from l4bench.perf.kernels import kernel_backend
+
+    assert [kernel_backend(b) for b in ("FLASH_ATTN", "flash_attn_2", "TRITON_ATTN", "fa3_eager")] == [
+        "fa3", "fa2", "triton", "fa3_eager"]
+    df = pd.read_csv(TABLE)
+    df = df.assign(backend=df["backend"].replace({"FLASH_ATTN": "fa3", "TRITON_ATTN": "triton"}))
+    assert fit_penalty(df, "TRITON_ATTN").spread_kappa == fit_penalty(df, "triton").spread_kappa > 0
+    assert fit_penalty(df, "FLASH_ATTN").spread_beta == fit_penalty(df, "fa3").spread_beta

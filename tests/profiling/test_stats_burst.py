@@ -134,17 +134,3 @@ def test_burst_sim_experiment_runs_with_the_analytic_model(tmp_path):
     assert run["completed"] == 64 and run["num_instances"] == 1
     short, long = run["per_bucket"]
     assert short["count"] == 63 and long["count"] == 1 and short["mean_tpot_ms"] > 0
-
-
-def test_burst_compare_pairs_live_and_simulated_itl(capsys):
-    from l4bench.profiling.burst_compare import compare
-
-    burst = {"configs": {"mixed": {"summary": {"short": {"itl_mean_ms": 40.0, "itl_mean_ci95_ms": [39.0, 41.0]},
-                                               "long": {"itl_mean_ms": 20.0, "itl_mean_ci95_ms": [20.0, 20.0]}}}}}
-    summary = {"schedulers": {"round_robin": {
-        "perf_model": "fitted", "workload_info": {"groups": [[63, 1024, 256], [1, 65536, 256]]},
-        "per_bucket": [{"lo_tokens": 4096, "count": 1, "mean_tpot_ms": 22.0},
-                       {"lo_tokens": 0, "count": 63, "mean_tpot_ms": 44.0}]}}}
-    rows = compare(burst, [summary])
-    assert [(r["requests"], r["sim_over_live"]) for r in rows] == [("short", 1.1), ("long", 1.1)]
-    assert rows[0]["config"] == "mixed"
