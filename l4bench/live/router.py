@@ -29,6 +29,7 @@ from l4bench.engines.base import EngineAdapter
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.hops import HopDriver
 from l4bench.live.prom import render_metrics
+from l4bench.live.resolver import OffLoopResolver, defers_resolves
 from l4bench.live.router_api import (
     ChunkFormat,
     ClientError,
@@ -86,6 +87,8 @@ class RouterServer:
         self._driver: HopDriver | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # re-plans (L4's DP) run in a worker thread, not on the event loop that streams tokens
+        self.resolver = OffLoopResolver(scheduler) if defers_resolves(scheduler) else None
 
     def app(self) -> web.Application:
         """The aiohttp application with the router's routes."""
@@ -121,6 +124,8 @@ class RouterServer:
         interval = getattr(self.scheduler, "rebalance_interval_s", None)
         if interval:
             self._tasks.append(asyncio.create_task(self._rebalance_loop(float(interval))))
+        if self.resolver is not None:
+            self._tasks.append(asyncio.create_task(self.resolver.run()))
         return self.url
 
     async def stop(self) -> None:
@@ -131,6 +136,8 @@ class RouterServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.resolver is not None:
+            self.resolver.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

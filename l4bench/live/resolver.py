@@ -1,0 +1,67 @@
+"""Scheduler re-solves off the router's event loop.
+
+A scheduler that splits its periodic re-plan into ``resolve_snapshot(now_s)`` (cheap: is one due,
+and a copy of the state it needs), ``solve(snapshot)`` (the expensive part, pure) and
+``install(plan)`` (adopt it) -- L4Scheduler does -- is driven here: the snapshot is taken on the
+event loop, ``solve`` runs in a one-thread executor, and the plan is installed back on the event
+loop. Only the loop thread ever touches the scheduler's live state, so a route() sees the old
+plan or the new one, never half of each. While a solve runs no other is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def defers_resolves(scheduler: Any) -> bool:
+    """True if the scheduler offers resolve_snapshot / solve / install and an inline switch."""
+    return hasattr(scheduler, "resolve_inline") and all(
+        callable(getattr(scheduler, n, None)) for n in ("resolve_snapshot", "solve", "install")
+    )
+
+
+class OffLoopResolver:
+    """Polls a scheduler for due re-solves and runs them in a worker thread (see the module docstring).
+
+    Args:
+        scheduler: an object for which defers_resolves() holds; its resolve_inline is set False.
+        poll_interval_s: how often the loop asks whether a re-solve is due (the due check is cheap).
+    """
+
+    def __init__(self, scheduler: Any, poll_interval_s: float = 0.05) -> None:
+        self.scheduler = scheduler
+        self.poll_interval_s = poll_interval_s
+        scheduler.resolve_inline = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="l4bench-solve")
+        self.num_solves = 0
+        self.num_failed = 0
+        self.solve_s: list[float] = []  # wall time of each solve in the worker (recent ones)
+
+    async def run(self) -> None:
+        """Forever: when a re-solve is due, snapshot, solve in the worker, install."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            snap = self.scheduler.resolve_snapshot(time.monotonic())
+            if snap is None:
+                continue
+            t0 = time.perf_counter()
+            try:
+                plan = await loop.run_in_executor(self._pool, self.scheduler.solve, snap)
+            except Exception:  # keep serving on the current plan
+                self.num_failed += 1
+                log.exception("scheduler.solve failed")
+                continue
+            self.solve_s = [*self.solve_s[-255:], time.perf_counter() - t0]
+            self.scheduler.install(plan)
+            self.num_solves += 1
+
+    def close(self) -> None:
+        """Stop the worker (a solve in progress finishes in the background; its plan is dropped)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
