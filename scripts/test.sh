@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine -> every CPU test. Installs l4bench (+test extras) into .venv and, for the live
-# tests, vLLM's CPU build into .venv-engine (set L4BENCH_SKIP_LIVE=1 to skip those), then runs pytest.
+# tests, vLLM's CPU build into .venv-engine and smg into .venv-smg (set L4BENCH_SKIP_LIVE=1 to skip
+# those), then runs pytest.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ PY=${PYTHON:-python3}
 if [ "${L4BENCH_SKIP_LIVE:-0}" != 1 ] && [ -f scripts/setup_live_cpu.sh ]; then
   bash scripts/setup_live_cpu.sh .venv-engine
   export L4BENCH_ENGINE_PYTHON="$PWD/.venv-engine/bin/python"
+  bash scripts/setup_smg.sh .venv-smg   # smg 1.13.0, the third external router (~1 min, once)
+  export L4BENCH_SMG_BIN="$PWD/.venv-smg/bin/smg"
 fi
 if [ -z "${L4BENCH_DATA_DIR:-}" ] && [ -d ../shared/workloads ]; then
   export L4BENCH_DATA_DIR="$(cd ../shared/workloads && pwd)"
