@@ -6,17 +6,26 @@ and a copy of the state it needs), ``solve(snapshot)`` (the expensive part, pure
 event loop, ``solve`` runs in a one-thread executor, and the plan is installed back on the event
 loop. Only the loop thread ever touches the scheduler's live state, so a route() sees the old
 plan or the new one, never half of each. While a solve runs no other is started.
+
+The worker shares the GIL with the event loop. numpy releases it inside large array operations,
+but between them the worker holds it until the interpreter's switch interval (5 ms by default)
+passes, which would delay the loop by that much. While a solve runs the interval is therefore
+lowered to SOLVE_SWITCH_INTERVAL_S and restored afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: GIL switch interval while a solve runs in the worker (the loop waits at most about this long).
+SOLVE_SWITCH_INTERVAL_S = 0.0005
 
 
 def defers_resolves(scheduler: Any) -> bool:
@@ -52,12 +61,16 @@ class OffLoopResolver:
             if snap is None:
                 continue
             t0 = time.perf_counter()
+            switch_s = sys.getswitchinterval()
+            sys.setswitchinterval(min(switch_s, SOLVE_SWITCH_INTERVAL_S))
             try:
                 plan = await loop.run_in_executor(self._pool, self.scheduler.solve, snap)
             except Exception:  # keep serving on the current plan
                 self.num_failed += 1
                 log.exception("scheduler.solve failed")
                 continue
+            finally:
+                sys.setswitchinterval(switch_s)
             self.solve_s = [*self.solve_s[-255:], time.perf_counter() - t0]
             self.scheduler.install(plan)
             self.num_solves += 1
