@@ -10,14 +10,18 @@ plan or the new one, never half of each. While a solve runs no other is started.
 The worker shares the GIL with the event loop. numpy releases it inside large array operations,
 but between them the worker holds it until the interpreter's switch interval (5 ms by default)
 passes, which would delay the loop by that much. While a solve runs the interval is therefore
-lowered to SOLVE_SWITCH_INTERVAL_S and restored afterwards.
+lowered to SOLVE_SWITCH_INTERVAL_S and restored afterwards. The worker thread also runs at the
+lowest CPU priority (nice 19, Linux), so that when it and the loop want the same core, the loop
+gets it: a plan may arrive later, but the streams do not wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,6 +30,14 @@ log = logging.getLogger(__name__)
 
 #: GIL switch interval while a solve runs in the worker (the loop waits at most about this long).
 SOLVE_SWITCH_INTERVAL_S = 0.0005
+
+
+def _lower_priority() -> None:
+    """Runs in the worker thread: nice 19 for this thread only (Linux; elsewhere a no-op)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def defers_resolves(scheduler: Any) -> bool:
@@ -47,7 +59,9 @@ class OffLoopResolver:
         self.scheduler = scheduler
         self.poll_interval_s = poll_interval_s
         scheduler.resolve_inline = False
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="l4bench-solve")
+        self._pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="l4bench-solve", initializer=_lower_priority
+        )
         self.num_solves = 0
         self.num_failed = 0
         self.solve_s: list[float] = []  # wall time of each solve in the worker (recent ones)
