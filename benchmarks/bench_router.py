@@ -220,6 +220,8 @@ def main() -> None:
     p.add_argument("--max-added-p99-ms", type=float, default=2.0)
     p.add_argument("--no-stream", action="store_true")
     p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--nice", type=int, default=None,
+                   help="CPU priority of this benchmark and its children (e.g. -10 on a shared machine; needs root)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--serve-router", nargs="*", default=None, help=argparse.SUPPRESS)
     p.add_argument("--scheduler", default="round_robin", help=argparse.SUPPRESS)
@@ -228,6 +230,8 @@ def main() -> None:
     if a.serve_router is not None:
         serve_router(a.serve_router, a.port, a.scheduler)
         return
+    if a.nice is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, a.nice)  # children (backend, routers) inherit it
     facts = {"before": machine_facts()}
     pin = not a.no_pin and (os.cpu_count() or 1) >= 2
     client_cpus, router_cpus = ({0}, {1}) if pin else (None, None)
