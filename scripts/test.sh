@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine -> every CPU test. Installs l4bench (+test extras) into .venv and, for the live
-# tests, vLLM's CPU build into .venv-engine and AIPerf into .venv-clients (set L4BENCH_SKIP_LIVE=1 to
-# skip those), then runs pytest.
+# tests, vLLM's CPU build into .venv-engine, AIPerf into .venv-clients and smg into .venv-smg (set
+# L4BENCH_SKIP_LIVE=1 to skip those), then runs pytest.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ if [ "${L4BENCH_SKIP_LIVE:-0}" != 1 ] && [ -f scripts/setup_live_cpu.sh ]; then
   # AIPerf, driven through l4bench-router by tests/live/test_real_clients.py
   bash scripts/setup_clients.sh .venv-clients
   export L4BENCH_CLIENTS_PYTHON="$PWD/.venv-clients/bin/python"
+  bash scripts/setup_smg.sh .venv-smg   # smg 1.13.0, the third external router (~1 min, once)
+  export L4BENCH_SMG_BIN="$PWD/.venv-smg/bin/smg"
 fi
 if [ -z "${L4BENCH_DATA_DIR:-}" ] && [ -d ../shared/workloads ]; then
   export L4BENCH_DATA_DIR="$(cd ../shared/workloads && pwd)"

@@ -110,8 +110,23 @@ def bin_stats(edges: IntArray, prompts: IntArray, outputs: IntArray, window_s: f
     )
 
 
+@dataclass(frozen=True)
+class WindowSample:
+    """The window's requests at one instant, as arrays (a copy: safe to read from another thread)."""
+
+    now_s: float
+    start_s: float  # where the window begins (its first arrival, or now_s - window_s)
+    prompts: IntArray
+    outputs: IntArray  # finished ones' true output, the expected output for the rest
+    arrivals_s: FloatArray
+
+
 class LengthHistogram:
     """Sliding window of recent arrivals plus an output-length estimate learnt from finishes.
+
+    Arrivals live in numpy arrays (a ring that grows by doubling), so that ``sample()`` is a few
+    array copies however many requests the window holds: the live router takes it on its event
+    loop and computes ``stats_of(sample)`` in a worker thread.
 
     Args:
         edges: bin edges from ``make_bin_edges``.
@@ -134,20 +149,42 @@ class LengthHistogram:
         self.sub_window_s = sub_window_s
         self.window_s = window_s
         self.prior_output_tokens = prior_output_tokens
-        self._arrivals: deque[tuple[float, int, int]] = deque()  # (arrival_s, request_id, prompt_tokens)
-        self._outputs: dict[int, int] = {}  # finished request_id (still in the window) -> output tokens
-        self._live: set[int] = set()  # request ids in the window
+        cap = 1024
+        self._t = np.zeros(cap, dtype=np.float64)  # arrival_s of slots [_lo, _hi)
+        self._rid = np.zeros(cap, dtype=np.int64)
+        self._p = np.zeros(cap, dtype=np.int64)
+        self._out = np.full(cap, -1, dtype=np.int64)  # -1: not finished yet
+        self._lo = 0
+        self._hi = 0
+        self._slot: dict[int, int] = {}  # request id in the window -> its slot
         self._recent: deque[int] = deque(maxlen=output_memory)
         self._recent_sum = 0
         self._sorted: tuple[IntArray, FloatArray] | None = None  # recent outputs sorted, suffix sums
         self._first_s: float | None = None
 
+    def _make_room(self) -> None:
+        """Move the window to the front of the arrays, doubling them when it fills more than half."""
+        n = self._hi - self._lo
+        cap = len(self._t) * (2 if 2 * n > len(self._t) else 1)
+        for name in ("_t", "_rid", "_p", "_out"):
+            old = getattr(self, name)
+            arr = np.full(cap, -1, dtype=old.dtype) if name == "_out" else np.zeros(cap, dtype=old.dtype)
+            arr[:n] = old[self._lo : self._hi]
+            setattr(self, name, arr)
+        shift = self._lo
+        self._slot = {rid: slot - shift for rid, slot in self._slot.items()}
+        self._lo, self._hi = 0, n
+
     def add_arrival(self, request_id: int, prompt_tokens: int, now_s: float) -> None:
         """Record a newly routed request."""
         if self._first_s is None:
             self._first_s = now_s
-        self._arrivals.append((now_s, request_id, prompt_tokens))
-        self._live.add(request_id)
+        if self._hi == len(self._t):
+            self._make_room()
+        i = self._hi
+        self._t[i], self._rid[i], self._p[i], self._out[i] = now_s, request_id, prompt_tokens, -1
+        self._hi = i + 1
+        self._slot[request_id] = i
 
     def add_finish(self, request_id: int, num_output_tokens: int) -> None:
         """Record a finished request's output length."""
@@ -156,8 +193,9 @@ class LengthHistogram:
         self._recent.append(num_output_tokens)
         self._recent_sum += num_output_tokens
         self._sorted = None
-        if request_id in self._live:
-            self._outputs[request_id] = num_output_tokens
+        slot = self._slot.get(request_id)
+        if slot is not None:
+            self._out[slot] = num_output_tokens
 
     def expected_output_tokens(self) -> float:
         """Mean of recent finished outputs, or the prior before any finished."""
@@ -183,30 +221,42 @@ class LengthHistogram:
 
     def prune(self, now_s: float) -> None:
         """Forget arrivals older than the window."""
-        while self._arrivals and self._arrivals[0][0] < now_s - self.window_s:
-            _, rid, _ = self._arrivals.popleft()
-            self._outputs.pop(rid, None)
-            self._live.discard(rid)
+        cut = now_s - self.window_s
+        lo, hi, t = self._lo, self._hi, self._t
+        while lo < hi and t[lo] < cut:
+            self._slot.pop(int(self._rid[lo]), None)
+            lo += 1
+        self._lo = lo
 
     def __len__(self) -> int:
-        return len(self._arrivals)
+        return self._hi - self._lo
 
-    def stats(self, now_s: float) -> BinStats:
-        """Per-bin rates over the window ending at now_s."""
+    def sample(self, now_s: float) -> WindowSample:
+        """Prune, then copy the window's prompts, outputs (expected where unfinished) and arrivals."""
         self.prune(now_s)
         est = int(round(self.expected_output_tokens()))
-        prompts = np.fromiter((a[2] for a in self._arrivals), dtype=np.int64, count=len(self._arrivals))
-        outputs = np.fromiter(
-            (self._outputs.get(a[1], est) for a in self._arrivals), dtype=np.int64, count=len(self._arrivals)
-        )
+        lo, hi = self._lo, self._hi
+        out = self._out[lo:hi]
         start = max(self._first_s if self._first_s is not None else now_s, now_s - self.window_s)
-        st = bin_stats(self.edges, prompts, outputs, max(now_s - start, 1e-3))
+        return WindowSample(
+            now_s, start, self._p[lo:hi].copy(), np.where(out >= 0, out, est), self._t[lo:hi].copy()
+        )
+
+    def stats_of(self, w: WindowSample) -> BinStats:
+        """Per-bin rates of a window sample (pure: reads only the sample, edges and settings)."""
+        now_s, start = w.now_s, w.start_s
+        st = bin_stats(self.edges, w.prompts, w.outputs, max(now_s - start, 1e-3))
         if self.sub_window_s is None or now_s - start < 2.0 * self.sub_window_s:
             return st
-        times = np.fromiter((a[0] for a in self._arrivals), dtype=np.float64, count=len(self._arrivals))
         # whole sub-windows ending at now_s (the oldest partial one is dropped: it would read as a lull)
         num_sub = int((now_s - start) // self.sub_window_s)
         first = now_s - num_sub * self.sub_window_s
-        keep = times >= first
-        counts = sub_window_counts(self.edges, prompts[keep], times[keep], first, self.sub_window_s, num_sub)
+        keep = w.arrivals_s >= first
+        counts = sub_window_counts(
+            self.edges, w.prompts[keep], w.arrivals_s[keep], first, self.sub_window_s, num_sub
+        )
         return replace(st, sub_counts=counts)
+
+    def stats(self, now_s: float) -> BinStats:
+        """Per-bin rates over the window ending at now_s."""
+        return self.stats_of(self.sample(now_s))

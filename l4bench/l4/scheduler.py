@@ -10,6 +10,7 @@ import bisect
 import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from l4bench.errors import ConfigError
 from l4bench.l4.balance import BalanceParams, balance_stage
 from l4bench.l4.cost import CostParams, CostTable, Objective, StepTimeModel, fit_affine, stage_cost_table
 from l4bench.l4.dispatch import DispatchLedger, prefill_compute_s
-from l4bench.l4.histogram import LengthHistogram, make_bin_edges
+from l4bench.l4.histogram import LengthHistogram, WindowSample, make_bin_edges
 from l4bench.l4.partition import Partition, equal_partition, partition
 from l4bench.l4.placement import Placement, StageDispatch
 from l4bench.l4.refine import RefineParams, gate_shifts, refine_boundaries
@@ -29,11 +30,21 @@ from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Reques
 RESOLVE_MIN_GAIN = 0.05
 
 
+@dataclass(frozen=True)
+class ResolvePlan:
+    """One re-solve's result: the window's cost table and the partition chosen on it."""
+
+    solved_at_s: float
+    table: CostTable
+    partition: Partition | None
+
+
 class L4Scheduler(StageDispatch):
     """Length-aware multi-instance scheduler (see l4bench/l4/README.md for the model and knobs)."""
 
     name = "l4"
     is_migrating = True  # requests hop to the next stage at the stage's upper bound
+    resolve_inline = True  # False: the caller runs resolve_snapshot/solve/install (live router)
 
     def __init__(  # noqa: PLR0913 - flat kwargs are the YAML contract (keys == constructor kwargs)
         self,
@@ -183,20 +194,45 @@ class L4Scheduler(StageDispatch):
         return prompt_tokens + int(math.ceil(self.hist.expected_output_given(generated)))
 
     # ---- re-solve -----------------------------------------------------------------------------
+    # A re-solve is three steps: resolve_snapshot() (due check + a copy of the window, cheap),
+    # solve() (histogram, cost table, DP: pure, reads only the snapshot and fixed settings, so it
+    # may run in another thread) and install() (adopt the plan). The simulator runs all three
+    # inline at the tick; the live router sets resolve_inline = False and runs solve() in a worker
+    # thread, installing the plan on its event loop (one thread: route() sees old or new, whole).
     def _maybe_resolve(self, now_s: float) -> None:
         """Re-plan on the window when the re-solve tick has passed (never per request)."""
-        if now_s < self._next_solve_s or len(self.hist) < self.min_history_requests:
+        if not self.resolve_inline:
             return
+        snap = self.resolve_snapshot(now_s)
+        if snap is not None:
+            self.install(self.solve(snap))
+
+    def resolve_snapshot(self, now_s: float) -> WindowSample | None:
+        """The window to re-plan from if a re-solve is due (and the next tick set), else None."""
+        if now_s < self._next_solve_s or len(self.hist) < self.min_history_requests:
+            return None
         self._next_solve_s = now_s + self.resolve_interval_s
-        stats = self.hist.stats(now_s)
-        self._table = stage_cost_table(stats, self.edges, self.num_instances, self.step, self.cost_params)
-        part = self._choose_partition(self._table)
+        return self.hist.sample(now_s)
+
+    def solve(self, snapshot: WindowSample) -> ResolvePlan:
+        """The plan for a window snapshot: cost table and chosen partition (thread-safe: pure)."""
+        stats = self.hist.stats_of(snapshot)
+        table = stage_cost_table(stats, self.edges, self.num_instances, self.step, self.cost_params)
+        return ResolvePlan(snapshot.now_s, table, self._choose_partition(table))
+
+    def install(self, plan: ResolvePlan) -> bool:
+        """Adopt a solved plan if it beats the current layout clearly; True if the layout changed."""
+        self._table = plan.table
+        part = plan.partition
         self._num_solves += 1
         self._predicted_cost = (
             part.total_cost if part is not None and math.isfinite(part.total_cost) else None
         )
-        if part is not None and self._worth_switching(part, self._table):
+        if part is not None and self._worth_switching(part, plan.table):
+            before = self.layout
             self.apply_partition(part)
+            return self.layout is not before
+        return False
 
     def _worth_switching(self, part: Partition, table: CostTable) -> bool:
         """Adopt a new plan only if it beats the current layout, priced on the same table, clearly.

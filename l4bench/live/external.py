@@ -1,4 +1,4 @@
-"""External baseline routers (vllm-router, sglang-router) as selectable "schedulers" of live runs.
+"""External baseline routers (vllm-router, sglang-router, smg) as selectable "schedulers" of live runs.
 
 An ``ExternalRouter`` is what conf/scheduler/vllm_router_*.yaml and sglang_router.yaml build. It is
 not a GlobalScheduler: the live runner sees it and starts the external router process in front of
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -41,10 +42,35 @@ ROUTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "sglang_router.launch_router",
         ("random", "round_robin", "cache_aware", "power_of_two"),
     ),
+    # smg 1.13.0 (SGLang Model Gateway, `smg launch`): a console script, not a module (see smg_bin);
+    # its regular-mode policies (bucket is prefill-only, for prefill/decode disaggregation)
+    "smg": (
+        "smg",
+        ("random", "round_robin", "cache_aware", "power_of_two", "least_load", "consistent_hashing",
+         "prefix_hash"),
+    ),
 }
 
-#: Routers whose OpenAI routes reject token-id prompts (sglang-router 0.3.2: "StringOrArray").
-TEXT_ONLY_ROUTERS = frozenset({"sglang_router"})
+#: Routers whose OpenAI routes reject token-id prompts ("StringOrArray": sglang-router 0.3.2, smg 1.13.0).
+TEXT_ONLY_ROUTERS = frozenset({"sglang_router", "smg"})
+
+#: smg only: a free metrics port (its default 29000 would clash between runs) and a 1 s worker
+#: health poll at startup (default 30 s: every run would wait that long for its first worker).
+_SMG_ARGS: dict[str, Any] = {"worker-startup-check-interval": 1}
+
+
+def smg_bin(python: str) -> str:
+    """The `smg` executable: $L4BENCH_SMG_BIN, else smg on PATH, else next to python (same venv)."""
+    found = os.environ.get("L4BENCH_SMG_BIN") or shutil.which("smg")
+    if found:
+        return found
+    beside = Path(python).parent / "smg"
+    if beside.exists():
+        return str(beside)
+    raise ConfigError(
+        "scheduler smg_*: no smg executable; valid: bash scripts/setup_smg.sh, then "
+        "export L4BENCH_SMG_BIN=$PWD/.venv-smg/bin/smg (or put smg on PATH)"
+    )
 
 # Never let the baseline's own admission limits (defaults: 100-entry queue, 60 s timeout) reject
 # requests that l4bench's router would accept: the comparison is about placement, not admission.
@@ -53,7 +79,7 @@ _DEFAULT_ARGS: dict[str, Any] = {
     "queue-size": 4096,
     "queue-timeout-secs": 600,
     "request-timeout-secs": 1800,
-    "log-level": "error",  # both pinned routers accept it; per-request info logs would dwarf the run
+    "log-level": "error",  # every pinned router accepts it; per-request info logs would dwarf the run
 }
 
 
@@ -105,6 +131,10 @@ class ExternalRouter:
     ) -> list[str]:
         """The router's argv for these workers."""
         module = ROUTERS[self.kind][0]
+        if self.kind == "smg":
+            args = {**_SMG_ARGS, "prometheus-port": free_port(), **self.args}
+            base = [smg_bin(python), "launch", "--host", host, "--port", str(port), "--policy", self.policy]
+            return base + ["--worker-urls", *worker_urls] + flag_args(args)
         base = [python, "-m", module, "--host", host, "--port", str(port), "--policy", self.policy]
         return base + ["--worker-urls", *worker_urls] + flag_args(self.args)
 

@@ -29,6 +29,7 @@ from l4bench.engines.base import EngineAdapter
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.hops import HopDriver
 from l4bench.live.prom import render_metrics
+from l4bench.live.resolver import OffLoopResolver, defers_resolves
 from l4bench.live.router_api import (
     MAX_TOKENS_HEADER,
     ClientError,
@@ -88,6 +89,8 @@ class RouterServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._site: web.TCPSite | None = None
         self.is_draining = False
+        # re-plans (L4's DP) run in a worker thread, not on the event loop that streams tokens
+        self.resolver = OffLoopResolver(scheduler) if defers_resolves(scheduler) else None
 
     def app(self) -> web.Application:
         """The aiohttp application with the router's routes."""
@@ -126,6 +129,8 @@ class RouterServer:
         interval = getattr(self.scheduler, "rebalance_interval_s", None)
         if interval:
             self._tasks.append(asyncio.create_task(self._rebalance_loop(float(interval))))
+        if self.resolver is not None:
+            self._tasks.append(asyncio.create_task(self.resolver.run()))
         return self.url
 
     async def stop(self) -> None:
@@ -136,6 +141,8 @@ class RouterServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.resolver is not None:
+            self.resolver.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -125,3 +125,48 @@ def test_external_router_in_front_of_fake_backends(tmp_path: Path, kind: str, mo
     assert result.extra["external_router"] == kind and result.extra["policy"] == "round_robin"
     assert ("prompts" in result.extra) == (kind == "sglang_router")
     assert (tmp_path / "logs" / f"{kind}_round_robin.log").exists()
+
+
+def _smg_or_skip() -> str:
+    from l4bench.errors import ConfigError
+    from l4bench.live.external import smg_bin
+
+    try:
+        return smg_bin(sys.executable)
+    except ConfigError:
+        pytest.skip("no smg executable (scripts/setup_smg.sh, L4BENCH_SMG_BIN)")
+
+
+@pytest.mark.parametrize("policy", ["power_of_two", "cache_aware", "least_load"])
+def test_smg_in_front_of_fake_backends(tmp_path: Path, policy: str) -> None:
+    """smg launch with each conf/scheduler/smg_*.yaml policy: text prompts, every request completes."""
+    smg = _smg_or_skip()
+    reqs = [Request(i, 0.02 * i, 32 + i, 6) for i in range(16)]
+    runner = LiveRunner(
+        CLUSTER, REPO / "l4bench" / "models" / "tiny-llama", "tiny-llama", tmp_path, FakeEngine(),
+        python=sys.executable, ready_timeout_s=30, request_timeout_s=30, show_progress=False,
+    )  # fmt: skip
+    router = ExternalRouter("smg", policy)
+    assert router.needs_text_prompts
+    cmd = router.command(sys.executable, ["http://a:1"], 9)
+    assert cmd[:2] == [smg, "launch"] and "--prometheus-port" in cmd and cmd[cmd.index("--policy") + 1] == policy
+    with runner:
+        result = runner.run(reqs, router)
+    assert live_processes() == []
+    assert all(r.is_completed and r.num_generated_tokens == 6 for r in result.records), [
+        r.error for r in result.records
+    ]
+    assert result.extra["external_router"] == "smg" and result.extra["prompts"].startswith("text form")
+
+
+def test_missing_smg_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from l4bench.errors import ConfigError
+    from l4bench.live.external import smg_bin
+
+    monkeypatch.delenv("L4BENCH_SMG_BIN", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="setup_smg.sh") as e:
+        smg_bin(str(tmp_path / "python"))
+    assert "\n" not in str(e.value)
+    (tmp_path / "smg").write_text("")
+    assert smg_bin(str(tmp_path / "python")) == str(tmp_path / "smg")  # the engine venv's own

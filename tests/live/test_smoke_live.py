@@ -1,7 +1,7 @@
 """Live CPU smoke test: 2 vLLM CPU instances, ~100 long-tailed requests, every scheduler through the CLI.
 
-Each scheduler (l4bench's router with round_robin, least_tokens and L4; vllm-router; sglang-router,
-fed the text form "t<id> ..." of the same token ids) must complete every request with exactly the
+Each scheduler (l4bench's router with round_robin, least_tokens and L4; vllm-router; sglang-router
+and smg, fed the text form "t<id> ..." of the same token ids) must complete every request with exactly the
 requested number of tokens; L4 must migrate at least once.
 Run: `pytest -m live tests/live/test_smoke_live.py -s` (needs the engine venv, ~5 min on 2 cores).
 """
@@ -16,7 +16,7 @@ from live_engine import REPO, engine_python, results_dir, run_cli, summary_table
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-SCHEDULERS = ["round_robin", "least_tokens", "vllm_router_round_robin", "sglang_router"]
+SCHEDULERS = ["round_robin", "least_tokens", "vllm_router_round_robin", "sglang_router", "smg_least_load"]
 
 
 def test_smoke_live_every_scheduler_completes_every_request(tmp_path: Path) -> None:
@@ -49,3 +49,5 @@ def test_smoke_live_every_scheduler_completes_every_request(tmp_path: Path) -> N
     assert extra["prefix_cache_reset"] is True
     sglang = summary["schedulers"]["sglang_router"]
     assert sglang["external_router"] == "sglang_router" and sglang["prompts"].startswith("text form")
+    smg = summary["schedulers"]["smg_least_load"]
+    assert smg["external_router"] == "smg" and smg["policy"] == "least_load"
