@@ -62,3 +62,14 @@ def test_selected_backend_is_read_from_the_instance_logs(tmp_path: Path) -> None
     attached = LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine(), launcher="attach", urls=["u", "v"],
                           attention_backend="FLASH_ATTN")
     assert attached._selected_attention()["selected"] is None
+
+
+def test_backend_and_placement_flags_reach_one_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    runner = LiveRunner(CLUSTER, MODEL_DIR, "t", tmp_path, VllmEngine(), python=PY, attention_backend="FLASH_ATTN_2",
+                        gpus_per_instance=2, gpu_memory_utilization=0.4)
+    argv = _argv(runner)
+    flags = {a: argv[i + 1] for i, a in enumerate(argv[:-1]) if a.startswith("--")}
+    assert flags["--attention-backend"] == "FLASH_ATTN" and flags["--attention-config"] == '{"flash_attn_version": 2}'
+    assert flags["--tensor-parallel-size"] == "2" and flags["--gpu-memory-utilization"] == "0.4"
+    assert runner._device_list == ("0,1", "2,3")
