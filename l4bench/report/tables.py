@@ -2,10 +2,6 @@
 
 Summaries may carry confidence intervals (``<metric>_ci_lo`` / ``<metric>_ci_hi`` beside the
 metric, the mean over repeats); cells then read "x [lo, hi]".
-
-The l4_eval tables merge sweeps run by different builds on purpose (baselines once, L4 rounds
-later), so they read them with ``allow_mixed_commits=True``; when the summaries do record
-different commits, the table gets a note under it naming them.
 """
 
 from __future__ import annotations
@@ -56,6 +52,9 @@ def _load(x: float) -> str:
     return f"{x:g}"
 
 
+# The l4_eval tables merge sweeps run by different builds on purpose (baselines once, L4 rounds later),
+# so they read them with allow_mixed_commits=True; when the summaries do record different commits,
+# the table gets a note under it naming them.
 def _collect(sweeps: list[Path], key: str, notes: list[str]) -> pd.DataFrame:
     """collect() over sweeps that may come from different builds; a merge of several commits adds a note."""
     df = collect(sweeps, key, allow_mixed_commits=True)
