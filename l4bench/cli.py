@@ -362,7 +362,7 @@ def main() -> None:
 
     try:
         check_overrides(sys.argv[1:])
-        check_all(sys.argv[1:], conf_dir(), GROUPS, lists_ok=("arrival.rate",))  # see rate_list
+        check_all(sys.argv[1:], conf_dir(), GROUPS)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -4,8 +4,8 @@ Part of the command line (like cli.py, it may import Hydra/OmegaConf). Three che
 the override grammar (Hydra's parser), composition (unknown keys, missing `+`, bad group options:
 Hydra's compose API), and value types: an override must have the type of the value it replaces
 (a number for a number, a boolean for a boolean, a list for a list), so `seed=abc` is refused here
-instead of failing deep inside the run with a traceback. Keys named in `lists_ok` (arrival.rate: a
-rate list sweeps inside one run) also take a list whose every item has the default's type.
+instead of failing deep inside the run with a traceback. The keys in LIST_OK_KEYS (arrival.rate: a
+rate list sweeps inside one run, see cli.rate_list) also take a list whose every item has the default's type.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from l4bench.errors import ConfigError
+
+#: number keys that also take a list of numbers (one run sweeps them: cli.rate_list)
+LIST_OK_KEYS = ("arrival.rate",)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -62,11 +65,8 @@ def _compose(config_dir: Path, overrides: list[str]) -> Any:
         GlobalHydra.instance().clear()
 
 
-def check_all(argv: list[str], config_dir: Path, groups: tuple[str, ...], lists_ok: tuple[str, ...] = ()) -> None:
-    """Parse, compose and type-check the overrides in argv (flags such as -m are skipped).
-
-    lists_ok: keys whose value may also be a list of the default's type (one run sweeps them).
-    """
+def check_all(argv: list[str], config_dir: Path, groups: tuple[str, ...]) -> None:
+    """Parse, compose and type-check the overrides in argv (flags such as -m are skipped)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -93,4 +93,4 @@ def check_all(argv: list[str], config_dir: Path, groups: tuple[str, ...], lists_
             node = node.get(part) if isinstance(node, dict) else None
         values = list(o.sweep_iterator()) if o.is_sweep_override() else [o.value()]
         for value in values:
-            check_value(key, node, value, key in lists_ok)
+            check_value(key, node, value, key in LIST_OK_KEYS)

@@ -21,8 +21,9 @@ def test_a_number_key_refuses_text_and_lists_unless_listed() -> None:
         check_value("progress", True, [1], list_ok=True)  # items of the wrong family still fail
 
 
-def test_check_all_takes_a_rate_list_only_where_the_cli_allows_it() -> None:
-    argv = ["+experiment=smoke", "arrival.rate=[2,4]"]
-    check_all(argv, conf_dir(), GROUPS, lists_ok=("arrival.rate",))
+def test_check_all_takes_a_rate_list_but_no_other_number_list() -> None:
+    check_all(["+experiment=smoke", "arrival.rate=[2,4]"], conf_dir(), GROUPS)
     with pytest.raises(ConfigError, match="arrival.rate: expected a number"):
-        check_all(argv, conf_dir(), GROUPS)
+        check_all(["+experiment=smoke", "arrival.rate=[2,fast]"], conf_dir(), GROUPS)
+    with pytest.raises(ConfigError, match="seed: expected a number"):
+        check_all(["+experiment=smoke", "seed=[1,2]"], conf_dir(), GROUPS)
