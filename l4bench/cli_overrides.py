@@ -4,7 +4,8 @@ Part of the command line (like cli.py, it may import Hydra/OmegaConf). Three che
 the override grammar (Hydra's parser), composition (unknown keys, missing `+`, bad group options:
 Hydra's compose API), and value types: an override must have the type of the value it replaces
 (a number for a number, a boolean for a boolean, a list for a list), so `seed=abc` is refused here
-instead of failing deep inside the run with a traceback.
+instead of failing deep inside the run with a traceback. The keys in LIST_OK_KEYS (arrival.rate: a
+rate list sweeps inside one run, see cli.rate_list) also take a list whose every item has the default's type.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from l4bench.errors import ConfigError
+
+#: number keys that also take a list of numbers (one run sweeps them: cli.rate_list)
+LIST_OK_KEYS = ("arrival.rate",)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -35,11 +39,15 @@ def _kind(value: Any) -> str | None:
     return None
 
 
-def check_value(key: str, default: Any, value: Any) -> None:
-    """Raise ConfigError when `value` does not have the type family of `default`."""
+def check_value(key: str, default: Any, value: Any, list_ok: bool = False) -> None:
+    """Raise ConfigError when `value` does not have the type family of `default` (list_ok: or is a list of it)."""
     want = _kind(default)
     if want is None or value is None:
         return  # strings, nulls and untyped defaults take anything; null resets a value
+    if list_ok and want != "list" and isinstance(value, (list, tuple)):
+        for item in value:
+            check_value(key, default, item)
+        return
     got = _kind(value)
     if got != want:
         raise ConfigError(f"{key}: expected a {want} (like the default {default!r:.60}), got {value!r:.60}")
@@ -94,4 +102,4 @@ def check_all(argv: list[str], config_dir: Path, groups: tuple[str, ...]) -> Non
             node = node.get(part) if isinstance(node, dict) else None
         values = list(o.sweep_iterator()) if o.is_sweep_override() else [o.value()]
         for value in values:
-            check_value(key, node, value)
+            check_value(key, node, value, key in LIST_OK_KEYS)

@@ -138,6 +138,16 @@ def commit_of(doc: dict[str, Any]) -> str:
     return commit + ("+dirty" if prov.get("git_dirty") is True else "")
 
 
+def mixed_commits(docs: Iterable[tuple[str, dict[str, Any]]]) -> str | None:
+    """None when the (where, summary.json document) pairs share one commit, else "c1 (n runs, e.g. w); ..."."""
+    by_commit: dict[str, list[str]] = {}
+    for where, doc in docs:
+        by_commit.setdefault(commit_of(doc), []).append(where)
+    if len(by_commit) <= 1:
+        return None
+    return "; ".join(f"{c[:12]} ({len(w)} runs, e.g. {w[0]})" for c, w in sorted(by_commit.items()))
+
+
 class MixedCommitsError(RuntimeError):
     """Runs of different commits were about to be merged without --allow-mixed-commits."""
 
@@ -149,12 +159,10 @@ def check_same_commit(docs: Iterable[tuple[str, dict[str, Any]]], allow_mixed: b
         docs: (where, summary.json document) pairs.
         allow_mixed: merge anyway (the line then says which commits were mixed).
     """
-    by_commit: dict[str, list[str]] = {}
-    for where, doc in docs:
-        by_commit.setdefault(commit_of(doc), []).append(where)
-    if len(by_commit) <= 1:
-        return f"runs of one commit: {next(iter(by_commit), UNKNOWN)}"
-    parts = "; ".join(f"{c[:12]} ({len(w)} runs, e.g. {w[0]})" for c, w in sorted(by_commit.items()))
+    docs = list(docs)
+    parts = mixed_commits(docs)
+    if parts is None:
+        return f"runs of one commit: {commit_of(docs[0][1]) if docs else UNKNOWN}"
     if not allow_mixed:
         raise MixedCommitsError(f"refusing to merge runs of different commits: {parts}; pass --allow-mixed-commits to merge anyway")
     return f"WARNING: merging runs of different commits (--allow-mixed-commits): {parts}"

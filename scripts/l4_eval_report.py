@@ -1,7 +1,7 @@
 """Per-load comparison of L4 against every baseline from sweep summaries (l4bench/report/l4_eval.py).
 
 Usage: python scripts/l4_eval_report.py SWEEP_DIR [SWEEP_DIR ...] [--load-key arrival.speedup]
-         [--out PREFIX] [--slo-fraction 0.9]
+         [--out PREFIX] [--slo-fraction 0.9] [--allow-mixed-commits]
 """
 
 from __future__ import annotations

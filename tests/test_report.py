@@ -77,3 +77,24 @@ def test_unknown_block_is_one_clear_error():
 
     with pytest.raises(ConfigError, match="no such generator"):
         regenerate("<!-- l4bench.report:nope -->\nx\n<!-- /l4bench.report -->", ROOT)
+
+
+def test_tables_merge_sweeps_of_different_commits_and_say_so(tmp_path):
+    import json
+
+    from l4bench.provenance import MixedCommitsError
+    from l4bench.report.l4_eval import collect
+
+    root = _copy_results(tmp_path, "l4_eval")
+    bimodal = root / "results" / "l4_eval" / "bimodal"
+    assert "Note:" not in render("l4_eval_bimodal", root)  # committed summaries: one (unknown) commit
+    for path in sorted((bimodal / "l4_round3").glob("*/summary.json")):
+        doc = json.loads(path.read_text())
+        doc["provenance"] = {"git_commit": "f" * 40, "git_dirty": False}
+        path.write_text(json.dumps(doc))
+    with pytest.raises(MixedCommitsError, match="--allow-mixed-commits"):
+        collect([bimodal / "baselines", bimodal / "l4_round3"], "arrival.rate")
+    text = render("l4_eval_bimodal", root)
+    note = text.splitlines()[-1]
+    assert note.startswith("Note: merges sweeps of different commits (on purpose): ")
+    assert "ffffffffffff (4 runs" in note and "unknown (8 runs" in note

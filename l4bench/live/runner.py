@@ -120,6 +120,7 @@ class LiveRunner:
         self.adapter = adapter
         if devices is not None and gpus_per_instance is not None:
             raise ConfigError("engine.devices and engine.gpus_per_instance: set one of them, not both")
+        self.adapter.attention_flags(attention_backend)  # a bad name fails first, before the python lookup
         self._python = python
         self._router_python = router_python
         if launcher != "attach":
@@ -129,7 +130,6 @@ class LiveRunner:
         self.urls = list(urls or [])
         self.engine_args = dict(engine_args or {})
         self.attention_backend = attention_backend
-        self.adapter.attention_flags(attention_backend)  # a bad name fails before anything starts
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.devices = devices
         self.device_env_var = device_env_var

@@ -1,7 +1,10 @@
 """Per-load comparison of L4 against every baseline from a Hydra multirun sweep's summary.json files.
 
 Usage: python scripts/l4_eval_report.py SWEEP_DIR [SWEEP_DIR ...] [--load-key arrival.speedup]
-         [--out PREFIX] [--slo-fraction 0.9]
+         [--out PREFIX] [--slo-fraction 0.9] [--allow-mixed-commits]
+
+Runs of different git commits (summary.json provenance) are not merged unless --allow-mixed-commits;
+one line on stderr says which commits were read.
 
 Several sweep dirs (e.g. baselines and L4 run as separate sweeps of the same experiment) are merged
 by load level; a (load, scheduler) pair found twice keeps the last dir's numbers.
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 from l4bench.l4.names import is_l4_family
+from l4bench.provenance import MixedCommitsError, check_same_commit, mixed_commits
 
 METRICS = ["mean_e2el_ms", "p99_e2el_ms", "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms"]
 
@@ -45,11 +50,17 @@ def load_value(summary: dict, key: str) -> float:
     return float(arrival[key.split(".", 1)[-1]])
 
 
-def collect(sweeps: list[Path], key: str) -> pd.DataFrame:
-    """One row per (load, scheduler), over every sweep dir."""
+def collect(sweeps: list[Path], key: str, allow_mixed_commits: bool = False) -> pd.DataFrame:
+    """One row per (load, scheduler), over every sweep dir (of one git commit, unless allowed).
+
+    MixedCommitsError when the summaries record different commits and allow_mixed_commits is False.
+    The result's attrs: "commits" (check_same_commit's line), "mixed_commits" (None, or which were mixed).
+    """
     rows = []
-    for path in [p for sweep in sweeps for p in sorted(sweep.glob("*/summary.json"))]:
-        doc = json.loads(path.read_text())
+    paths = [p for sweep in sweeps for p in sorted(sweep.glob("*/summary.json"))]
+    docs = [(str(p.parent), json.loads(p.read_text())) for p in paths]
+    commits = check_same_commit(docs, allow_mixed_commits)
+    for _, doc in docs:
         load = load_value(doc, key)
         for name, s in doc["schedulers"].items():
             done = max(int(s.get("completed") or 0), 1)
@@ -60,7 +71,9 @@ def collect(sweeps: list[Path], key: str) -> pd.DataFrame:
             row["recomputed_tokens"] = s.get("recomputed_tokens")
             rows.append(row)
     df = pd.DataFrame(rows).drop_duplicates(["load", "scheduler"], keep="last")
-    return df.sort_values(["load", "scheduler"]).reset_index(drop=True)
+    df = df.sort_values(["load", "scheduler"]).reset_index(drop=True)
+    df.attrs.update(commits=commits, mixed_commits=mixed_commits(docs))
+    return df
 
 
 def _baselines_and_l4(g: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,8 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--load-key", default="arrival.speedup")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--slo-fraction", type=float, default=0.9)
+    ap.add_argument("--allow-mixed-commits", action="store_true",
+                    help="merge sweeps whose summaries record different git commits (refused by default)")
     a = ap.parse_args(argv)
-    df = collect(a.sweep, a.load_key)
+    try:
+        df = collect(a.sweep, a.load_key, a.allow_mixed_commits)
+    except MixedCommitsError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(df.attrs["commits"], file=sys.stderr)
     vs = versus_best(df)
     per_metric = versus_best_per_metric(df)
     cap = slo_capacity(df, a.slo_fraction)

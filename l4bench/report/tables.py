@@ -64,9 +64,26 @@ def _load(x: float) -> str:
     return f"{x:g}"
 
 
-def _vs_best(root: Path, workload: str, sweeps: tuple[str, ...], key: str) -> pd.DataFrame:
+# The l4_eval tables merge sweeps run by different builds on purpose (baselines once, L4 rounds later),
+# so they read them with allow_mixed_commits=True; when the summaries do record different commits,
+# the table gets a note under it naming them.
+def _collect(sweeps: list[Path], key: str, notes: list[str]) -> pd.DataFrame:
+    """collect() over sweeps that may come from different builds; a merge of several commits adds a note."""
+    df = collect(sweeps, key, allow_mixed_commits=True)
+    if df.attrs["mixed_commits"]:
+        notes.append(df.attrs["mixed_commits"])
+    return df
+
+
+def _noted(markdown: str, notes: list[str]) -> str:
+    """The table, then one note per distinct mix of commits it merged."""
+    lines = [f"Note: merges sweeps of different commits (on purpose): {n}" for n in dict.fromkeys(notes)]
+    return "\n\n".join([markdown, *lines])
+
+
+def _vs_best(root: Path, workload: str, sweeps: tuple[str, ...], key: str, notes: list[str]) -> pd.DataFrame:
     base = root / "results" / "l4_eval" / workload
-    return versus_best(collect([base / s for s in sweeps], key))
+    return versus_best(_collect([base / s for s in sweeps], key, notes))
 
 
 def _vs_best_table(vs: pd.DataFrame, load_name: str, with_slo: bool) -> str:
@@ -83,13 +100,16 @@ def _vs_best_table(vs: pd.DataFrame, load_name: str, with_slo: bool) -> str:
 @register("l4_eval_mooncake")
 def l4_eval_mooncake(root: Path) -> str:
     """results/l4_eval: L4 / best baseline per Mooncake speedup (every metric, SLO attainment)."""
-    return _vs_best_table(_vs_best(root, "mooncake", MOONCAKE_SWEEPS, "arrival.speedup"), "speedup", True)
+    notes: list[str] = []
+    vs = _vs_best(root, "mooncake", MOONCAKE_SWEEPS, "arrival.speedup", notes)
+    return _noted(_vs_best_table(vs, "speedup", True), notes)
 
 
 @register("l4_eval_bimodal")
 def l4_eval_bimodal(root: Path) -> str:
     """results/l4_eval: L4 / best baseline per bimodal arrival rate."""
-    return _vs_best_table(_vs_best(root, "bimodal", BIMODAL_SWEEPS, "arrival.rate"), "rate", False)
+    notes: list[str] = []
+    return _noted(_vs_best_table(_vs_best(root, "bimodal", BIMODAL_SWEEPS, "arrival.rate", notes), "rate", False), notes)
 
 
 @register("readme_l4_vs_best")
@@ -104,13 +124,15 @@ def readme_l4_vs_best(root: Path) -> str:
         ("bimodal", BIMODAL_SWEEPS, "arrival.rate", 64, "bimodal 1k/64k, 64 req/s (overload)"),
     ]
     cache: dict[str, pd.DataFrame] = {}
-    rows = []
+    rows, notes = [], []
     for workload, sweeps, key, load, label in picks:
-        vs = cache.setdefault(workload, _vs_best(root, workload, sweeps, key))
+        if workload not in cache:
+            cache[workload] = _vs_best(root, workload, sweeps, key, notes)
+        vs = cache[workload]
         r = vs[vs.load == load].iloc[0]
         cols = ("mean_e2el_ms", "p99_e2el_ms", "mean_ttft_ms", "mean_tpot_ms")
         rows.append([label, str(r.best_baseline), *(sig3(r[f"ratio_{m}"]) for m in cols)])
-    return table(["workload, load", "best baseline", "mean E2E", "p99 E2E", "mean TTFT", "mean TPOT"], rows)
+    return _noted(table(["workload, load", "best baseline", "mean E2E", "p99 E2E", "mean TTFT", "mean TPOT"], rows), notes)
 
 
 def _sweep_rows(sweep: Path, schedulers: list[str] | None = None) -> list[list[str]]:
@@ -191,10 +213,11 @@ def l4_eval_seed1(root: Path) -> str:
     """results/l4_eval: the headline loads re-run with seed 1 (seed1/all, then seed1/l4 wins)."""
     base = root / "results" / "l4_eval"
     picks = [("mooncake", MOONCAKE_SWEEPS, "arrival.speedup", "Mooncake ×"), ("bimodal", BIMODAL_SWEEPS, "arrival.rate", "bimodal ")]
-    rows = []
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for workload, sweeps, key, label in picks:
-        seed0 = collect([base / workload / s for s in sweeps], key)
-        seed1 = collect([base / workload / "seed1" / "all", base / workload / "seed1" / "l4"], key)
+        seed0 = _collect([base / workload / s for s in sweeps], key, notes)
+        seed1 = _collect([base / workload / "seed1" / "all", base / workload / "seed1" / "l4"], key, notes)
         vs1 = versus_best(seed1)
         for _, r in vs1.iterrows():
             l4_0 = seed0[(seed0.load == r.load) & (seed0.scheduler == "l4")].mean_e2el_ms.iloc[0]
@@ -204,16 +227,18 @@ def l4_eval_seed1(root: Path) -> str:
                 f"{r.best_baseline} {r.best_mean_e2el_ms / 1e3:.2f} s",
                 f"{sig3(r.ratio_mean_e2el_ms)}, {sig3(r.ratio_p99_e2el_ms)}",
             ])
-    return table(["check", "L4 mean E2E (seed 0 / seed 1)", "best baseline, seed 1", "L4 / best, seed 1 (mean, p99)"], rows)
+    header = ["check", "L4 mean E2E (seed 0 / seed 1)", "best baseline, seed 1", "L4 / best, seed 1 (mean, p99)"]
+    return _noted(table(header, rows), notes)
 
 
 @register("l4_boundary_mooncake")
 def l4_boundary_mooncake(root: Path) -> str:
     """results/l4_eval: L4 before (l4_round3, read true lengths) vs after the information boundary."""
     base = root / "results" / "l4_eval" / "mooncake"
-    before = collect([base / "l4_round3"], "arrival.speedup")
-    after = collect([base / "l4_boundary"], "arrival.speedup")
-    vs = versus_best(collect([base / s for s in MOONCAKE_SWEEPS], "arrival.speedup"))
+    notes: list[str] = []
+    before = _collect([base / "l4_round3"], "arrival.speedup", notes)
+    after = _collect([base / "l4_boundary"], "arrival.speedup", notes)
+    vs = versus_best(_collect([base / s for s in MOONCAKE_SWEEPS], "arrival.speedup", notes))
     rows = []
     for load in sorted(after.load.unique()):
         b = before[(before.load == load) & (before.scheduler == "l4")].iloc[0]
@@ -225,8 +250,6 @@ def l4_boundary_mooncake(root: Path) -> str:
             f"{best.best_baseline} {best.best_mean_e2el_ms / 1e3:.3f} / {best.best_p99_e2el_ms / 1e3:.3f}",
             f"{sig3(a.mean_e2el_ms / best.best_mean_e2el_ms)}, {sig3(a.p99_e2el_ms / best.best_p99_e2el_ms)}",
         ])
-    return table(
-        ["speedup", "L4 mean E2E s, before / after", "L4 p99 E2E s, before / after", "L4 migrations, before / after",
-         "best baseline, mean / p99 E2E s", "after / best (mean, p99)"],
-        rows,
-    )
+    header = ["speedup", "L4 mean E2E s, before / after", "L4 p99 E2E s, before / after",
+              "L4 migrations, before / after", "best baseline, mean / p99 E2E s", "after / best (mean, p99)"]
+    return _noted(table(header, rows), notes)

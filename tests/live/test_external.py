@@ -77,14 +77,16 @@ def test_tiny_llama_tokenizer_maps_words_to_ids() -> None:
 
 def test_text_router_needs_the_word_tokenizer(tmp_path: Path) -> None:
     model = REPO / "l4bench" / "models"
+    py = sys.executable  # a local runner resolves its engine python when built; no server starts here
     bad = LiveRunner(
-        CLUSTER, model / "tiny-llama", "t", tmp_path, VllmEngine(), engine_args={"skip-tokenizer-init": True}
+        CLUSTER, model / "tiny-llama", "t", tmp_path, VllmEngine(), python=py,
+        engine_args={"skip-tokenizer-init": True},
     )
     with pytest.raises(ConfigError, match="skip-tokenizer-init"):
         bad._check_text_prompts("sglang_router")
     with pytest.raises(ConfigError, match="word-level tokenizer"):
-        LiveRunner(CLUSTER, model / "llama-3.1-8b", "l", tmp_path, VllmEngine())._check_text_prompts("s")
-    LiveRunner(CLUSTER, model / "tiny-llama", "t", tmp_path, VllmEngine())._check_text_prompts("s")
+        LiveRunner(CLUSTER, model / "llama-3.1-8b", "l", tmp_path, VllmEngine(), python=py)._check_text_prompts("s")
+    LiveRunner(CLUSTER, model / "tiny-llama", "t", tmp_path, VllmEngine(), python=py)._check_text_prompts("s")
 
 
 def _engine_python_with(module: str) -> str:

@@ -142,17 +142,27 @@ def test_attach_checks_health_and_never_stops(tmp_path: Path) -> None:
         AttachLauncher(["http://127.0.0.1:9"], ready_timeout_s=0.5).start()
 
 
+# Instance 1 marks its start; instance 0 serves only once that mark exists, or after HOLD_S. Started
+# together, instance 0 is ready at once; started one after the other, instance 1 starts after HOLD_S.
+# (Both orders are decided by what was spawned, not by how fast a loaded machine starts Python.)
+HOLD_S = 4.0
 SLOW_SERVER = textwrap.dedent(
-    """
-    import http.server, sys, time
+    f"""
+    import http.server, os, sys, time
+    port, instance, marks = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     print("started", time.time(), flush=True)
-    time.sleep(1.0)
+    if instance == 1:
+        open(os.path.join(marks, "started-1"), "w").close()
+    t0 = time.monotonic()
+    while instance == 0 and not os.path.exists(os.path.join(marks, "started-1")) and time.monotonic() - t0 < {HOLD_S}:
+        time.sleep(0.02)
+    print("serving", time.time(), flush=True)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
         def log_message(self, *a):
             pass
-    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
     """
 )
 
@@ -161,13 +171,18 @@ SLOW_SERVER = textwrap.dedent(
 def test_serial_start_waits_for_each_instance_before_the_next(tmp_path: Path, serial: bool) -> None:
     import dataclasses
 
-    spec = dataclasses.replace(_spec(tmp_path, script=SLOW_SERVER), serial_start=serial)
+    spec = _spec(tmp_path, script=SLOW_SERVER)
+    server = str(tmp_path / "server.py")
+    spec = dataclasses.replace(
+        spec, serial_start=serial, command=lambda i, port: [sys.executable, server, str(port), str(i), str(tmp_path)]
+    )
     with LocalLauncher(spec) as launcher:
         launcher.start()
-        starts = [
-            float(next(ln for ln in (tmp_path / "logs" / f"instance-{i}.log").read_text().splitlines()
-                       if ln.startswith("started")).split()[1])
-            for i in (0, 1)
-        ]
-    gap_s = starts[1] - starts[0]
-    assert (gap_s >= 1.0) if serial else (gap_s < 1.0), gap_s
+        logs = [(tmp_path / "logs" / f"instance-{i}.log").read_text().splitlines() for i in (0, 1)]
+    stamp = {(i, ln.split()[0]): float(ln.split()[1]) for i, lines in enumerate(logs) for ln in lines
+             if ln.startswith(("started", "serving"))}
+    waited_s = stamp[0, "serving"] - stamp[0, "started"]
+    if serial:  # instance 0 held until HOLD_S (instance 1 not spawned), and instance 1 started after it served
+        assert waited_s >= HOLD_S - 0.1 and stamp[1, "started"] >= stamp[0, "serving"], stamp
+    else:  # instance 1 was spawned while instance 0 was still waiting for it
+        assert waited_s < HOLD_S - 0.1 and stamp[1, "started"] <= stamp[0, "serving"], stamp

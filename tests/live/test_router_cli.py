@@ -119,7 +119,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
         (["--scheduler", "nope"], "--scheduler: unknown scheduler 'nope'; valid:"),
         (["--scheduler", "vllm_router_round_robin"], "is an external router"),
         (["--perf-profile", "h100", "--model", "tiny-llama"], "--perf-profile: expected GPU/MODEL"),
-        (["--perf-profile", "h200/llama-3.1-8b"], "no fitted profile for gpu=h200 model=llama-3.1-8b"),
+        (["--perf-profile", "h200/tiny-llama"], "no fitted profile for gpu=h200 model=tiny-llama"),
         (["--scheduler-arg", "nope=1", "--model", "tiny-llama"], "--scheduler-arg.l4.nope: not an option"),
         (["--scheduler-arg", "novalue"], "--scheduler-arg: expected KEY=VALUE"),
         ([], "the workers serve 'fake-model', which matches no conf/model option"),
