@@ -14,6 +14,8 @@ import io
 import os
 import pickle
 import tempfile
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -30,12 +32,26 @@ def shm_dir() -> str:
     return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
+def _exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Watchdog thread of the child: exit as soon as the router that started it is gone."""
+    while os.getppid() == parent_pid:
+        time.sleep(interval_s)
+    os._exit(0)
+
+
 def init_child(scheduler_bytes: bytes) -> None:
-    """Process-pool initializer: die with the router (Linux), keep this child's copy of the scheduler."""
+    """Process-pool initializer: die with the router, keep this child's copy of the scheduler.
+
+    PR_SET_PDEATHSIG alone did not do it: a router killed with SIGKILL left this child running
+    (ppid 1), holding the router's stdout open, so whoever waited on that pipe hung. The watchdog
+    thread notices the new parent and exits within interval_s, on any platform.
+    """
     from l4bench.live.procs import _die_with_parent
 
     global _SCHEDULER
     _die_with_parent()
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True,
+                     name="l4bench-orphan-watch").start()
     _SCHEDULER = pickle.loads(scheduler_bytes)
 
 
