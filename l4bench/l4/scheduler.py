@@ -10,7 +10,6 @@ import bisect
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,21 +21,13 @@ from l4bench.l4.dispatch import DispatchLedger, prefill_compute_s
 from l4bench.l4.histogram import LengthHistogram, WindowSample, make_bin_edges
 from l4bench.l4.partition import Partition, equal_partition, partition
 from l4bench.l4.placement import Placement, StageDispatch
+from l4bench.l4.plan import ResolvePlan
 from l4bench.l4.refine import RefineParams, gate_shifts, refine_boundaries
 from l4bench.l4.stages import StageLayout, contiguous_layout, reassign
 from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, RequestView
 
 #: Relative predicted-cost gain a re-solved plan needs over the current layout to replace it.
 RESOLVE_MIN_GAIN = 0.05
-
-
-@dataclass(frozen=True)
-class ResolvePlan:
-    """One re-solve's result: the window's cost table and the partition chosen on it."""
-
-    solved_at_s: float
-    table: CostTable
-    partition: Partition | None
 
 
 class L4Scheduler(StageDispatch):
