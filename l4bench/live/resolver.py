@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import pickle
 import sys
 import time
@@ -64,7 +65,8 @@ class OffLoopResolver:
                 self.executor = "thread"
             else:
                 ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
-                self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=init_child, initargs=(state,))
+                self._pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=init_child,
+                                                 initargs=(state, os.getpid()))
         if self.executor == "thread":
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="l4bench-solve")
         elif self.executor != "process":

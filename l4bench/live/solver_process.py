@@ -39,18 +39,22 @@ def _exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
     os._exit(0)
 
 
-def init_child(scheduler_bytes: bytes) -> None:
+def init_child(scheduler_bytes: bytes, parent_pid: int | None = None) -> None:
     """Process-pool initializer: die with the router, keep this child's copy of the scheduler.
 
     PR_SET_PDEATHSIG alone did not do it: a router killed with SIGKILL left this child running
-    (ppid 1), holding the router's stdout open, so whoever waited on that pipe hung. The watchdog
-    thread notices the new parent and exits within interval_s, on any platform.
+    (ppid 1), holding the router's stdout open, so whoever waited on that pipe hung (also when the
+    router died while the child was still importing, before the prctl). parent_pid (the router's
+    pid, passed by the router) is checked once here and then by a watchdog thread.
     """
     from l4bench.live.procs import _die_with_parent
 
     global _SCHEDULER
     _die_with_parent()
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True,
+    parent = os.getppid() if parent_pid is None else parent_pid
+    if os.getppid() != parent:  # the router died while this child was still importing
+        os._exit(0)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
                      name="l4bench-orphan-watch").start()
     _SCHEDULER = pickle.loads(scheduler_bytes)
 

@@ -19,20 +19,20 @@ import pytest
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 SCRIPT = r"""
-import multiprocessing, pickle, time
+import multiprocessing, os, pickle, time
 from concurrent.futures import ProcessPoolExecutor
 from l4bench.live.solver_process import init_child, ready
 
 
-def init_without_pdeathsig(state):
+def init_without_pdeathsig(state, parent_pid):
     import l4bench.live.procs as procs
     procs._die_with_parent = lambda: None
-    init_child(state)
+    init_child(state, parent_pid)
 
 
 if __name__ == "__main__":
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=init_without_pdeathsig, initargs=(pickle.dumps({"a": 1}),))
+                               initializer=init_without_pdeathsig, initargs=(pickle.dumps({"a": 1}), os.getpid()))
     pool.submit(ready).result()
     print(" ".join(str(p.pid) for p in pool._processes.values()), flush=True)
     time.sleep(60)
