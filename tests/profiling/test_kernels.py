@@ -245,3 +245,35 @@ def test_main_rejects_bad_options(capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and all(line.startswith("error: ") for line in out)
     assert "unknown ['fa9']" in out[1] or "needs torch" in out[1]
+
+
+def test_merge_keeps_earlier_backends_and_refuses_another_grid(tmp_path: Path, capsys):
+    pytest.importorskip("torch")
+    from l4bench.profiling.kernels import __main__ as cli
+    from l4bench.profiling.kernels.bench import WallTimer
+
+    flags = ["--out", str(tmp_path), "--sizes", "6x8", "--long-tokens", "20", "--num-few", "2",
+             "--passes", "2", "--launches", "2"]
+    args = cli.parse_args(flags)
+    comps = build_grid(parse_sizes(args.sizes), args.long_tokens, args.num_few)
+    assert cli.run(args, comps, _tiny(), ["ref"], device="cpu", timer=WallTimer(), make=_factory) == 0
+    first = [r for r in report.read_csv(tmp_path / "kernels.csv") if r["backend"] == "ref"]
+    args = cli.parse_args(flags + ["--merge"])
+    assert cli.run(args, comps, _tiny(), ["ref2", "broken"], device="cpu", timer=WallTimer(), make=_factory) == 0
+    rows = report.read_csv(tmp_path / "kernels.csv")
+    assert [r for r in rows if r["backend"] == "ref"] == first  # the earlier run's rows, untouched
+    assert sum(r["backend"] == "ref2" for r in rows) == len(comps) and rows[-1]["backend"] == "broken"
+    meta = __import__("json").loads((tmp_path / "kernels.json").read_text())
+    assert set(meta["backends"]) == {"ref", "ref2", "broken"}
+    assert [r["backends"] for r in meta["runs"]] == [["ref"], ["ref2", "broken"]]
+    text = (tmp_path / "README.md").read_text()
+    assert "Merged from runs" in text and "| ref | b6_1long_first |" in text and "| ref2 | b6_1long_first |" in text
+    # without --merge the folder holds only this run
+    assert cli.run(cli.parse_args(flags), comps, _tiny(), ["ref2"], device="cpu", timer=WallTimer(), make=_factory) == 0
+    assert {r["backend"] for r in report.read_csv(tmp_path / "kernels.csv")} == {"ref2"}
+    other = cli.parse_args(["--out", str(tmp_path), "--sizes", "4x8", "--long-tokens", "20", "--num-few", "2",
+                            "--merge"])
+    capsys.readouterr()
+    assert cli.run(other, build_grid(parse_sizes("4x8"), 20, 2), _tiny(), ["ref"], device="cpu",
+                   timer=WallTimer(), make=_factory) == 2
+    assert "measured with other sizes" in capsys.readouterr().out

@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--tolerance", type=float, default=2e-2, help="max abs error vs fp32 to pass the check")
     ap.add_argument("--budget-s", type=float, default=None, help="stop timing new passes/backends after this")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other backends already in --out (same shape and grid); kernels.json `runs` lists both")
     return ap.parse_args(argv)
 
 
@@ -125,7 +127,7 @@ def run(
     """Measure, then write kernels.csv, kernels.json and README.md (CUDA events and the real backends by default)."""
     from dataclasses import asdict
 
-    from l4bench.profiling.kernels import report
+    from l4bench.profiling.kernels import merge, report
     from l4bench.profiling.kernels.backends import make_backend
     from l4bench.profiling.kernels.bench import BenchConfig, EventTimer, run_all
 
@@ -140,13 +142,22 @@ def run(
               "sizes": args.sizes, "long_tokens": args.long_tokens, "num_few": args.num_few,
               "model_config": str(args.model_config), "kv_block_order": "shuffled distinct blocks of one pool"}
 
+    try:
+        prev_rows, prev_meta = merge.load_previous(out, config) if args.merge else ([], {})
+    except ConfigError as err:
+        print(f"error: {err}")
+        return 2
+
     def write(results: list) -> None:  # after every backend, so a run cut short still leaves its tables
-        report.write_csv(report.build_rows(results, comps, args.seed), out / "kernels.csv")
         meta = {"provenance": prov, "config": config, "wall_s": round(time.monotonic() - t0, 1),
                 "backends": {r.name: {"status": r.status, "error": r.error, "settings": r.settings,
                                       "check": r.check, "paths": r.paths, "setup_s": round(r.setup_s, 1)}
                              for r in results},
                 "compositions": {c.name: list(c.seq_lens) for c in comps + check_grid()}}
+        rows = report.build_rows(results, comps, args.seed)
+        if args.merge:
+            rows, meta = merge.merged(prev_rows, prev_meta, rows, meta)
+        report.write_csv(rows, out / "kernels.csv")
         report.write_json(meta, out / "kernels.json")
         report.write_readme(out)
 
