@@ -16,6 +16,7 @@ from l4bench.workloads.synthetic import (
     SyntheticLognormalWorkload,
     SyntheticZipfWorkload,
 )
+from l4bench.workloads.synthetic_mix import SyntheticMixWorkload
 from l4bench.workloads.tokens import prompt_token_ids
 from l4bench.workloads.traces import (
     AzureTraceWorkload,
@@ -38,6 +39,7 @@ __all__ = [
     "PoissonArrivals",
     "SyntheticBimodalWorkload",
     "SyntheticLognormalWorkload",
+    "SyntheticMixWorkload",
     "SyntheticZipfWorkload",
     "TraceArrivals",
     "Workload",
