@@ -72,6 +72,10 @@ class FittedPerfModel:
             async scheduling off, so its constant holds CPU work (scheduling, sampling bookkeeping) that
             a served vLLM with async scheduling (its default) overlaps with the GPU; a negative offset
             calibrated on one live point removes it (results/live/gpu_pair2_h100/README.md).
+        gpu_share: the share of one GPU's time an instance gets (1 = a GPU of its own). Instances that
+            share a GPU time-slice its SMs, so each step is taken as 1 / gpu_share as long (0.5: twice),
+            as if every sharer were always busy: an upper bound on the slowdown when some sit idle.
+            Set it from the cluster's layout (engine.gpus_per_instance), never fitted to a run.
     """
 
     name = "fitted"
@@ -87,7 +91,10 @@ class FittedPerfModel:
         step_offset_s: float = 0.0,
         profile: str | None = None,
         attention_backend: str | None = None,
+        gpu_share: float = 1.0,
     ):
+        if not 0.0 < float(gpu_share) <= 1.0:
+            raise ConfigError(f"perf.gpu_share: must be in (0, 1], got {gpu_share}")
         self.model = model
         self.gpu = gpu
         self.gpu_memory_utilization = gpu_memory_utilization
@@ -98,6 +105,7 @@ class FittedPerfModel:
         if profile:
             self.gpu_name, self.model_name, self.backend = parse_profile(profile)
         self.step_offset_s = float(step_offset_s)
+        self.gpu_share = float(gpu_share)
         self._coef: np.ndarray | None = None
         self._features: tuple[str, ...] = ()
         self._params = FeatureParams()
@@ -156,4 +164,4 @@ class FittedPerfModel:
         if batch.num_tokens == 0:
             return 0.0
         t = float(feature_vector(batch, self._features, self._params) @ self._coef) + self.step_offset_s
-        return t if t > 0.0 else 0.0
+        return t / self.gpu_share if t > 0.0 else 0.0

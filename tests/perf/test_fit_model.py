@@ -102,3 +102,14 @@ def test_step_offset_shifts_every_nonempty_step_and_never_goes_negative(tmp_path
     assert faster.step_time_s(BatchShape()) == 0.0
     floored = FittedPerfModel(LLAMA, H100, profile_dir=str(tmp_path), step_offset_s=-1.0)
     assert floored.step_time_s(decode) == 0.0
+
+
+def test_gpu_share_stretches_every_step_and_rejects_bad_shares(tmp_path):
+    _write_fit(tmp_path, "h100", "llama-3.1-8b")
+    decode = BatchShape(num_decodes=10, decode_context_sum=100_000)  # 0.02 s on a GPU of its own
+    half = FittedPerfModel(LLAMA, H100, profile_dir=str(tmp_path), gpu_share=0.5)
+    assert half.step_time_s(decode) == pytest.approx(0.04)
+    assert half.step_time_s(BatchShape()) == 0.0
+    for bad in (0.0, 1.5, -0.5):
+        with pytest.raises(ConfigError, match="perf.gpu_share"):
+            FittedPerfModel(LLAMA, H100, profile_dir=str(tmp_path), gpu_share=bad)
