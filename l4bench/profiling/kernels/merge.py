@@ -57,5 +57,5 @@ def _run(meta: dict[str, Any]) -> dict[str, Any]:
     timed = [k for k, v in meta.get("backends", {}).items() if v.get("status") != "skipped"]
     keep = ("git_commit", "git_dirty", "date_utc", "gpu_name", "driver", "vllm_version", "flashinfer_version",
             "triton_version", "torch_version", "code_commit", "code_commit_note")
-    prov = meta.get("provenance", {})
+    prov = meta.get("provenance", {}) | {k: meta[k] for k in ("code_commit", "code_commit_note") if k in meta}
     return {"backends": timed, "wall_s": meta.get("wall_s"), **{k: prov[k] for k in keep if k in prov}}

@@ -112,7 +112,8 @@ def readme_text(rows: Sequence[dict[str, str]], meta: dict[str, Any]) -> str:
         f"# Decode-attention kernel benchmark: {prov.get('gpu_name', '?')}, vLLM {prov.get('vllm_version', '?')}",
         "",
         f"flashinfer {prov.get('flashinfer_version', '?')}, triton {prov.get('triton_version', '?')}, torch "
-        f"{prov.get('torch_version', '?')}, driver {prov.get('driver', '?')}, commit {prov.get('git_commit', '?')}, "
+        f"{prov.get('torch_version', '?')}, driver {prov.get('driver', '?')}, commit "
+        f"{meta.get('code_commit') or prov.get('git_commit', '?')}, "
         f"{prov.get('date_utc', '?')}.",
         "",
         f"One attention layer ({layer}), paged KV cache, each backend called "
