@@ -18,7 +18,9 @@ from l4bench.report.tables import cell, sig3, table
 KERNELS = Path("results") / "kernels" / "h200" / "vllm-0.25.0"
 PROFILES = Path("results") / "profiles" / "h200" / "llama-3.1-8b"
 #: Engine backend folder -> its kernel benchmark name (l4bench.perf.kernels.KERNEL_NAMES).
-STEP_BACKENDS = {"FLASH_ATTN": "fa3", "TRITON_ATTN": "triton"}
+STEP_BACKENDS = {"FLASH_ATTN": "fa3", "FLASH_ATTN_2": "fa2", "TRITON_ATTN": "triton"}
+#: Backends timed only at kernel level (no engine profile yet) -> kernel benchmark name.
+KERNEL_ONLY = {"FLASHINFER": "flashinfer"}
 LIVE = Path("results") / "live" / "gpu_h200_shared_triton"
 
 
@@ -165,7 +167,7 @@ def premise_summary(root: Path) -> str:
     """README / docs/premise.md: per backend, the premise at kernel, step and burst level (mixed / homog.)."""
     mixed = kernel_rows(root)
     rows = []
-    for backend, kb in {"FLASH_ATTN": "fa3", "FLASH_ATTN_2": "fa2", "TRITON_ATTN": "triton"}.items():
+    for backend, kb in (STEP_BACKENDS | KERNEL_ONLY).items():
         k = mixed[mixed["backend"] == kb]
         kernel = f"{k.vs_homog.min():.2f}-{k.vs_homog.max():.2f}" if len(k) else "not measured (budget)"
         has_profile = (root / PROFILES / backend / "profile.csv").is_file()
@@ -215,10 +217,10 @@ def _range(values: list[float]) -> str:
 def premise_readme(root: Path) -> str:
     """README: the premise paragraph, every number read from the committed H200 results."""
     mixed = kernel_rows(root)
-    k = {b: mixed[mixed["backend"] == b]["vs_homog"].tolist() for b in ("fa3", "fa2")}
+    k = {b: mixed[mixed["backend"] == b]["vs_homog"].tolist() for b in ("fa3", "fa2", "triton", "flashinfer")}
     fa3_first = mixed[(mixed["backend"] == "fa3") & (mixed["long_position"] == "first")]["vs_homog"].tolist()
     fa3_last = mixed[(mixed["backend"] == "fa3") & (mixed["long_position"] == "last")]["vs_homog"].tolist()
-    steps = {b: [p["ratio"] for p in headline_pairs(root, b)] for b in STEP_BACKENDS}
+    steps = {b: _range([p["ratio"] for p in headline_pairs(root, b)]) for b in STEP_BACKENDS}
     burst = {b: (_burst_ratio(root, b, "live"), _burst_ratio(root, b, "sim")) for b in STEP_BACKENDS}
     p50 = {b: json.loads((root / PROFILES / b / "burst.json").read_text())["comparison"]
            ["short_itl_p50_mixed_over_homogeneous"] for b in STEP_BACKENDS}
@@ -229,15 +231,18 @@ def premise_readme(root: Path) -> str:
         "backend (measured on an NVIDIA H200, vLLM 0.25.0, Llama-3.1-8B shapes; docs/premise.md). At equal "
         "batch size and total KV tokens, one attention layer of FlashAttention 3 (vLLM's FLASH_ATTN on Hopper) "
         f"runs {_range(k['fa3'])} the homogeneous time ({_range(fa3_first)} with the long sequence first, "
-        f"{_range(fa3_last)} with it last), FlashAttention 2 {_range(k['fa2'])}. A whole engine step "
-        f"(EngineCore.step, CUDA graphs) is {_range(steps['FLASH_ATTN'])} on FLASH_ATTN and "
-        f"{_range(steps['TRITON_ATTN'])} on vLLM's TRITON_ATTN; in a burst of 63 x 1k + 1 x 64k vs 64 x 2k "
-        f"prompts the short requests' mean inter-token time rises {burst['FLASH_ATTN'][0]:.2f}x on FLASH_ATTN "
-        f"(median {p50['FLASH_ATTN']:.2f}x: the steps that carry the long prefill's chunks, not the decode "
-        f"kernel) and {burst['TRITON_ATTN'][0]:.2f}x on TRITON_ATTN (median {p50['TRITON_ATTN']:.2f}x), "
-        f"and the simulator with each backend's fitted model gives {burst['FLASH_ATTN'][1]:.2f}x "
-        f"and {burst['TRITON_ATTN'][1]:.2f}x. So length-aware scheduling has little to gain from the kernel "
-        "on FA3 and a large one on TRITON_ATTN and FA2. One live TRITON_ATTN run (2 instances sharing one H200, "
-        f"bimodal 1k/24k, 6 req/s, one repeat) gives L4 {l4['ratio']:.3f}x [{l4['low']:.3f}, {l4['high']:.3f}] "
-        f"the mean E2E of {live['best_baseline']} (results/live/gpu_h200_shared_triton)."
+        f"{_range(fa3_last)} with it last), FlashAttention 2 {_range(k['fa2'])}, vLLM's Triton unified "
+        f"attention {_range(k['triton'])} and FlashInfer's decode wrapper {_range(k['flashinfer'])}. A whole "
+        f"engine step (EngineCore.step, CUDA graphs) is {steps['FLASH_ATTN']} on FLASH_ATTN, "
+        f"{steps['FLASH_ATTN_2']} on FLASH_ATTN_2 and {steps['TRITON_ATTN']} on TRITON_ATTN; in a burst of "
+        "63 x 1k + 1 x 64k vs 64 x 2k prompts the short requests' mean inter-token time rises "
+        f"{burst['FLASH_ATTN'][0]:.2f}x on FLASH_ATTN (median {p50['FLASH_ATTN']:.2f}x: the steps that carry the "
+        f"long prefill's chunks, not the decode kernel), {burst['FLASH_ATTN_2'][0]:.2f}x on FLASH_ATTN_2 and "
+        f"{burst['TRITON_ATTN'][0]:.2f}x on TRITON_ATTN (median {p50['TRITON_ATTN']:.2f}x); the simulator with "
+        f"each backend's fitted model gives {burst['FLASH_ATTN'][1]:.2f}x, {burst['FLASH_ATTN_2'][1]:.2f}x and "
+        f"{burst['TRITON_ATTN'][1]:.2f}x. So length-aware scheduling has little to gain from the kernel on FA3 "
+        "and a large one on TRITON_ATTN, FA2 and FlashInfer's decode wrapper. One live TRITON_ATTN run "
+        f"(2 instances sharing one H200, bimodal 1k/24k, 6 req/s, one repeat) gives L4 {l4['ratio']:.3f}x "
+        f"[{l4['low']:.3f}, {l4['high']:.3f}] the mean E2E of {live['best_baseline']} "
+        "(results/live/gpu_h200_shared_triton)."
     ) + _host_notes(root)
