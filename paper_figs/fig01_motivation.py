@@ -32,7 +32,8 @@ _MIXED = re.compile(r"mixed_n(\d+)x(\d+)_k(\d+)x(\d+)$")
 COLORS = {"fa3": "#4c72b0", "fa3_eager": "#8fa8d0", "fa2": "#c44e52", "triton": "#55a868", "flashinfer": "#8172b2",
           "FLASH_ATTN": "#4c72b0", "TRITON_ATTN": "#55a868", "FLASH_ATTN_2": "#c44e52", "FLASHINFER": "#8172b2"}
 LABELS = {"fa3": "FA3 (vLLM FLASH_ATTN)", "fa3_eager": "FA3, eager", "fa2": "FA2", "triton": "Triton unified",
-          "FLASH_ATTN": "FLASH_ATTN (FA3)", "TRITON_ATTN": "TRITON_ATTN"}
+          "flashinfer": "FlashInfer decode", "FLASH_ATTN": "FLASH_ATTN (FA3)", "TRITON_ATTN": "TRITON_ATTN",
+          "FLASH_ATTN_2": "FLASH_ATTN_2 (FA2)"}
 
 
 def kernel_ratios(path: Path) -> pd.DataFrame:
