@@ -2,7 +2,7 @@
 # Issue 16 item 3 on the GPU host: two vLLM 0.25.0 servers SHARING one GPU (0.42 of its memory each),
 # both with NixlConnector (kv_both), then scripts/gpu_nixl_probe.py: hop stall vs context length,
 # KV transfer vs recompute. Needs the vLLM parts in /tmp/gpu-stage (part05 is copied here) and the two
-# NIXL parts (.gpu-stage-nixl/p0, p1: nixl 1.5.1 + nixl-cu13 1.5.1 in two chunks) in /tmp/nixl-stage.
+# NIXL parts (scripts/stage_nixl.sh: .gpu-stage-nixl/p0, p1) in /tmp/nixl-stage.
 #   BUDGET_S=480 bash scripts/gpu_nixl.sh        -> $OUT/nixl/{nixl_probe.json, probe.log, instance-*.log}
 set -u
 BUDGET_S=${BUDGET_S:-480}
