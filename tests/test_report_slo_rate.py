@@ -33,3 +33,18 @@ def test_capacity_per_repeat_and_the_ratio(tmp_path):
     assert cap.loc["least_requests", "max_rate_mean_attainment"] == 1.0   # mean at 2: 0.855
     assert ratios(df, 0.9, "l4", "least_requests") == [3.0, 1.0]
     assert "| 2 | 0.935 (0.920-0.950) | 0.855 (0.800-0.910) |" in markdown(df, 0.9)
+
+
+def test_one_class_from_the_request_records(tmp_path):
+    import pandas as pd
+
+    from l4bench.report.slo_rate import collect_requests
+
+    d = tmp_path / "rate_1"
+    d.mkdir()
+    (d / "summary.json").write_text(json.dumps({"meta": {"arrival": {"rate": 1.0}}}))
+    pd.DataFrame({"repeat": [0] * 4, "scheduler": ["l4"] * 4, "tag": ["short", "short", "short", "long"],
+                  "is_measured": [True, True, False, True], "is_completed": [True] * 4,
+                  "ttft_ms": [100.0, 3000.0, 100.0, 100.0], "tpot_ms": [10.0] * 4}).to_parquet(d / "requests.parquet")
+    df = collect_requests(tmp_path, "short", 2000.0, 100.0)
+    assert df[["completed", "good", "attainment"]].values.tolist() == [[2, 1, 0.5]]

@@ -8,7 +8,13 @@ of the grid that meets it with every lower rate of the grid meeting it too, per 
 attainment averaged over repeats; the L4 / other ratio is given per repeat (its range says how
 much the grid and the repeats decide it).
 
+With --tag NAME the attainment is recomputed from DIR/rate_<r>/requests.parquet over the measured,
+completed requests of that workload class only (good: ttft_ms <= --ttft-ms and tpot_ms <= --tpot-ms),
+for SLOs one class cannot meet at any rate (a 30k-token prefill that alone takes longer than the
+TTFT bound).
+
 Usage: python -m l4bench.report.slo_rate DIR [--fraction 0.9] [--versus least_requests] [--out PREFIX]
+         [--tag NAME --ttft-ms 2000 --tpot-ms 100]
 """
 
 from __future__ import annotations
@@ -35,6 +41,23 @@ def collect(root: Path) -> pd.DataFrame:
                              "good": good, "attainment": good / done if done else 0.0})
     if not rows:
         raise FileNotFoundError(f"no rate_*/summary.json with per-repeat entries under {root}")
+    return pd.DataFrame(rows).sort_values(["scheduler", "repeat", "rate"]).reset_index(drop=True)
+
+
+def collect_requests(root: Path, tag: str, ttft_ms: float, tpot_ms: float) -> pd.DataFrame:
+    """collect()'s rows from the per-request records, over the measured completed requests tagged tag."""
+    rows: list[dict[str, Any]] = []
+    cols = ["repeat", "scheduler", "tag", "is_measured", "is_completed", "ttft_ms", "tpot_ms"]
+    for path in sorted(root.glob("rate_*/requests.parquet")):
+        rate = float(json.loads((path.parent / "summary.json").read_text())["meta"]["arrival"]["rate"])
+        d = pd.read_parquet(path, columns=cols)
+        d = d[d.is_measured & d.is_completed & (d.tag == tag)]
+        d = d.assign(good=(d.ttft_ms <= ttft_ms) & (d.tpot_ms.fillna(0.0) <= tpot_ms))
+        for (name, rep), g in d.groupby(["scheduler", "repeat"]):
+            rows.append({"rate": rate, "scheduler": name, "repeat": int(rep), "completed": len(g),
+                         "good": int(g.good.sum()), "attainment": float(g.good.mean()) if len(g) else 0.0})
+    if not rows:
+        raise FileNotFoundError(f"no rate_*/requests.parquet with measured '{tag}' requests under {root}")
     return pd.DataFrame(rows).sort_values(["scheduler", "repeat", "rate"]).reset_index(drop=True)
 
 
@@ -91,9 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fraction", type=float, default=0.9)
     ap.add_argument("--versus", default="least_requests")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--tag", default=None, help="one workload class, from requests.parquet")
+    ap.add_argument("--ttft-ms", type=float, default=2000.0)
+    ap.add_argument("--tpot-ms", type=float, default=100.0)
     a = ap.parse_args(argv)
     try:
-        df = collect(a.root)
+        df = collect(a.root) if a.tag is None else collect_requests(a.root, a.tag, a.ttft_ms, a.tpot_ms)
     except FileNotFoundError as e:
         raise SystemExit(f"error: {e}") from None
     print(markdown(df, a.fraction))
