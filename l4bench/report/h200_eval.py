@@ -18,7 +18,7 @@ from l4bench.report import static_sweep
 from l4bench.report.blocks import register
 from l4bench.report.repeats_eval import collect, markdown_vs_best, schedulers_table, versus_best
 
-BACKENDS = ("TRITON_ATTN",)  # add a backend with its README (every generator must be used)
+BACKENDS = ("TRITON_ATTN", "FLASH_ATTN")  # add a backend with its README (every generator must be used)
 WORKLOADS = (("mooncake", "arrival.speedup", "Mooncake x{load}"), ("bimodal", "arrival.rate", "bimodal {load} req/s"))
 
 
