@@ -48,3 +48,9 @@ def test_one_class_from_the_request_records(tmp_path):
                   "ttft_ms": [100.0, 3000.0, 100.0, 100.0], "tpot_ms": [10.0] * 4}).to_parquet(d / "requests.parquet")
     df = collect_requests(tmp_path, "short", 2000.0, 100.0)
     assert df[["completed", "good", "attainment"]].values.tolist() == [[2, 1, 0.5]]
+
+
+def test_neither_meeting_any_rate_is_not_an_infinite_ratio(tmp_path):
+    _rate(tmp_path, 1.0, {"l4": [0.5], "least_requests": [0.4]})
+    r = ratios(collect(tmp_path), 0.9, "l4", "least_requests")
+    assert len(r) == 1 and r[0] != r[0]

@@ -26,6 +26,8 @@ from typing import Any
 
 import pandas as pd
 
+from l4bench.report.blocks import register
+
 
 def collect(root: Path) -> pd.DataFrame:
     """One row per (rate, scheduler, repeat): completed, good requests, attainment."""
@@ -84,12 +86,13 @@ def capacity(df: pd.DataFrame, fraction: float) -> pd.DataFrame:
 
 
 def ratios(df: pd.DataFrame, fraction: float, name: str, other: str) -> list[float]:
-    """name's max rate / other's, per repeat (inf where other meets no rate of the grid)."""
+    """name's max rate / other's, per repeat (inf where only other meets no rate of the grid, nan where neither does)."""
     per: dict[str, dict[int, float]] = {}
     for (s, rep), h in df[df.scheduler.isin([name, other])].groupby(["scheduler", "repeat"]):
         per.setdefault(str(s), {})[int(rep)] = max_rate(list(h.rate), list(h.attainment), fraction)
     reps = sorted(set(per.get(name, {})) & set(per.get(other, {})))
-    return [per[name][r] / per[other][r] if per[other][r] else float("inf") for r in reps]
+    return [per[name][r] / per[other][r] if per[other][r] else (float("inf") if per[name][r] else float("nan"))
+            for r in reps]
 
 
 def markdown(df: pd.DataFrame, fraction: float) -> str:
@@ -105,6 +108,26 @@ def markdown(df: pd.DataFrame, fraction: float) -> str:
               "|---|---|---|"]
     lines += [f"| {r.scheduler} | {r.max_rate_mean_attainment:g} | {r.max_rate_per_repeat} |" for _, r in cap.iterrows()]
     return "\n".join(lines)
+
+
+def _ratio_line(df: pd.DataFrame, fraction: float) -> str:
+    r = ratios(df, fraction, "l4", "least_requests")
+    cells = ("n/a (neither meets any rate)" if x != x else f"{x:.3g}" for x in r)
+    return "L4 / least_requests max rate, per repeat: " + ", ".join(cells)
+
+
+@register("live_gpu_triton_sim_slo_rate")
+def render_twin(root: Path) -> str:
+    """results/live_gpu_triton_sim: attainment per rate and max rate under the SLO, per backend (600 s runs)."""
+    parts = []
+    for backend in ("TRITON_ATTN", "FLASH_ATTN"):
+        base = root / "results" / "live_gpu_triton_sim" / f"slo_rate600_{backend}"
+        for what, name in (("every request", "slo_rate"), ("the short class only (90% of requests)", "slo_rate_short")):
+            df = pd.read_csv(base / f"{name}.attainment.csv")
+            parts += [f"**{backend}**, {what}: SLO attainment per rate, mean over "
+                      f"{df.repeat.nunique()} repeats (min-max); then the max rate with attainment >= 0.9:",
+                      markdown(df, 0.9), _ratio_line(df, 0.9)]
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> None:
