@@ -25,6 +25,7 @@ log = logging.getLogger("l4bench")
 #: Config groups a user picks with `group=option` on the command line.
 GROUPS = (
     "cluster", "engine", "model", "gpu", "perf", "workload", "arrival", "max_tokens", "experiment", "scheduler",
+    "migration",
 )
 
 
@@ -118,6 +119,7 @@ def scheduler_factory(
     seed: int,
     overrides: dict[str, Any] | None = None,
     option: str = "experiment.schedulers",
+    migration: Any = None,
 ) -> Callable[[], Any]:
     """A zero-argument factory for scheduler NAME (conf/scheduler/NAME.yaml + constructor overrides).
 
@@ -136,12 +138,13 @@ def scheduler_factory(
 
     def make(seed: int = seed) -> Any:
         """The scheduler, its rng seeded by the repeat's seed (repeat 0: cfg.seed)."""
-        return call_accepted(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed))
+        deps = {"migration": migration} if migration is not None else {}  # L4 prices hops by it
+        return call_accepted(partial, cluster=cluster, perf=perf, rng=np.random.default_rng(seed), **deps)
 
     return make
 
 
-def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Callable[[], Any]:
+def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any, migration: Any = None) -> Callable[[], Any]:
     """scheduler_factory for NAME with the experiment's scheduler_overrides and seed."""
     path = conf_dir() / "scheduler" / f"{name}.yaml"
     if path.is_file() and is_external(name) and str(cfg.engine._target_).endswith("Simulator"):
@@ -150,7 +153,7 @@ def build_scheduler_factory(cfg: Any, name: str, cluster: Any, perf: Any) -> Cal
             "not in the simulator"
         )
     extra = (cfg.experiment.get("scheduler_overrides") or {}).get(name)
-    return scheduler_factory(name, cluster, perf, int(cfg.seed), extra)
+    return scheduler_factory(name, cluster, perf, int(cfg.seed), extra, migration=migration)
 
 
 def validate(cfg: Any) -> None:
@@ -230,10 +233,14 @@ def run(cfg: Any) -> Path:
     requests = make_requests(int(cfg.seed), rates[0])
 
     engine_partial = make_partial(cfg.engine, "engine", drop_unknown=True)
+    migration = None
+    if cfg.engine.get("migration") is not None:  # priced for this model's KV bytes per token
+        migration = call_accepted(make_partial(cfg.engine.migration, "migration"),
+                                  kv_bytes_per_token=model.kv_bytes_per_token)
 
     def make_engine() -> Any:
         return call_accepted(
-            engine_partial, perf=perf, cluster=cluster, rng=np.random.default_rng(int(cfg.seed)),
+            engine_partial, perf=perf, cluster=cluster, rng=np.random.default_rng(int(cfg.seed)), migration=migration,
             model_dir=model_dir(model.name), model_name=model.name, out_dir=out_dir,
             show_progress=bool(cfg.progress),
         )
@@ -251,7 +258,7 @@ def run(cfg: Any) -> Path:
         provenance=provenance_hints(cfg, perf, gpu, is_sim),
         show_progress=bool(cfg.progress),
         make_engine=make_engine,
-        schedulers={n: build_scheduler_factory(cfg, n, cluster, perf) for n in cfg.experiment.schedulers},
+        schedulers={n: build_scheduler_factory(cfg, n, cluster, perf, migration) for n in cfg.experiment.schedulers},
         out_dir=out_dir,
         slo=dict(cfg.slo),
         length_buckets_tokens=[int(x) for x in cfg.length_buckets_tokens],
@@ -268,6 +275,7 @@ def run(cfg: Any) -> Path:
             "seed": int(cfg.seed),
             "kv_capacity_tokens": cluster.kv_capacity_tokens,
             "max_model_len": cluster.max_model_len,
+            "migration": dataclasses.asdict(migration) if migration is not None else {"mode": "recompute"},
         },
         resolved_config=OmegaConf.to_yaml(cfg, resolve=True),
     )

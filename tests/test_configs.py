@@ -130,3 +130,12 @@ def test_perf_backend_options(overrides):
         assert perf.attention_backend == "FLASH_ATTN"
     if any(o.startswith("perf.kernel_table") for o in overrides):
         assert perf.kernel_penalty.backend == "TRITON_ATTN" and perf.kernel_penalty.spread_kappa > 0
+
+
+@pytest.mark.parametrize("name", options("migration"))
+def test_migration_options_sit_at_engine_migration(name):
+    cfg = _compose([f"migration={name}"])
+    model = ModelSpec(**OmegaConf.to_container(cfg.model, resolve=True))
+    migration = instantiate(cfg.engine.migration, kv_bytes_per_token=model.kv_bytes_per_token)
+    assert migration.mode == name and migration.stall_s(4096) >= 0
+    assert instantiate(cfg.engine, _partial_=True, _convert_="all") is not None

@@ -119,6 +119,12 @@ class EngineAdapter(ABC):
                               "valid: null")
         return {}
 
+    def kv_transfer_flags(self, mode: str | None) -> dict[str, Any]:
+        """CLI flags that make every instance a KV-transfer peer in `mode` (None: no KV transfer)."""
+        if mode is not None:
+            raise ConfigError(f"engine.kv_transfer: engine {self.name} has no KV-transfer hops; valid: null")
+        return {}
+
     def selected_attention(self, log_text: str) -> dict[str, Any]:
         """What a server log says about the attention backend it selected (None: it does not say)."""
         return {"selected": None, "flash_attn_version": None, "label": None}

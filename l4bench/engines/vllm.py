@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
 
 from l4bench.engines.attention import vllm_cli_flags, vllm_selected_from_log
 from l4bench.engines.base import EngineAdapter, EngineLoad, flag_args, parse_prometheus, prometheus_labels
+from l4bench.errors import ConfigError
+
+#: engine.kv_transfer values -> vLLM's --kv-transfer-config (every instance sends and receives KV).
+KV_TRANSFER_CONFIGS = {"nixl": {"kv_connector": "NixlConnector", "kv_role": "kv_both"}}
 
 
 class VllmEngine(EngineAdapter):
@@ -46,6 +51,14 @@ class VllmEngine(EngineAdapter):
     def attention_flags(self, backend: str | None) -> dict[str, Any]:
         """--attention-backend NAME (+ --attention-config '{"flash_attn_version": 2}' for FLASH_ATTN_2)."""
         return vllm_cli_flags(backend)
+
+    def kv_transfer_flags(self, mode: str | None) -> dict[str, Any]:
+        """--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}' for mode nixl."""
+        if mode is None:
+            return {}
+        if mode not in KV_TRANSFER_CONFIGS:
+            raise ConfigError(f"engine.kv_transfer: unknown {mode!r}; valid: null, {', '.join(KV_TRANSFER_CONFIGS)}")
+        return {"kv-transfer-config": json.dumps(KV_TRANSFER_CONFIGS[mode], separators=(",", ":"))}
 
     def selected_attention(self, log_text: str) -> dict[str, Any]:
         """The backend vLLM logged at start ("Using ... backend", "Using FlashAttention version N")."""

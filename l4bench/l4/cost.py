@@ -168,6 +168,8 @@ class CostParams:
     is_migrating: bool
     slo_ttft_s: float
     slo_tpot_s: float
+    hop_stall_fixed_s: float = 0.0  # latency a hop adds (migration model), not instance work
+    hop_stall_per_token_s: float = 0.0  # ... plus this per context token (KV transfer: bytes / bandwidth)
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,10 @@ def stage_cost_table(
     fluid: FloatArray = tau * (dec + pre / p.chunk_tokens + lam / 2.0) + prefill_compute
     var = variability(st, edges, step, p)[ii, jj][:, None]
     e2e = fluid + queueing_term(work, lam, rho, ok, np.arange(1, N + 1, dtype=np.float64)[None, :], var)
+    if p.is_migrating and (p.hop_stall_fixed_s > 0 or p.hop_stall_per_token_s > 0):
+        e = edges.astype(np.float64)  # hop-ins at edge i each stall fixed + per_token x e_i seconds
+        stall = st.cross_rate[: len(e)] * (p.hop_stall_fixed_s + p.hop_stall_per_token_s * e)
+        e2e = e2e + stall[ii][:, None]
     if p.objective is Objective.MEAN_E2E:
         cost = e2e
     elif p.objective is Objective.P99:

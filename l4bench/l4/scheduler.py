@@ -19,6 +19,7 @@ from l4bench.l4.balance import BalanceParams, balance_stage
 from l4bench.l4.cost import CostParams, CostTable, Objective, StepTimeModel, fit_affine, stage_cost_table
 from l4bench.l4.dispatch import DispatchLedger, prefill_compute_s
 from l4bench.l4.histogram import LengthHistogram, WindowSample, make_bin_edges
+from l4bench.l4.migration import MigrationCost, RecomputeMigration
 from l4bench.l4.partition import Partition, equal_partition, partition
 from l4bench.l4.placement import Placement, StageDispatch
 from l4bench.l4.plan import ResolvePlan
@@ -64,6 +65,7 @@ class L4Scheduler(StageDispatch):
         externality_weight: float = 0.0,
         hop_payback: float = 1.0,
         use_max_tokens_hint: bool = False,
+        migration: MigrationCost | None = None,
     ) -> None:
         try:
             obj = Objective(objective)
@@ -83,7 +85,8 @@ class L4Scheduler(StageDispatch):
         self.spill = spill
         self.externality_weight = externality_weight
         self.hop_payback = hop_payback
-        self.hop_recompute = hop_recompute
+        self.migration: MigrationCost = migration if migration is not None else RecomputeMigration()
+        self.hop_recompute = hop_recompute * self.migration.recompute_fraction
         self.use_max_tokens_hint = use_max_tokens_hint
         self.ledger = DispatchLedger()
         self._max_tokens: dict[int, int | None] = {}  # request id -> client's cap (hint mode only)
@@ -101,15 +104,9 @@ class L4Scheduler(StageDispatch):
             perf, cluster.max_model_len, cluster.max_num_seqs, self.chunk_tokens, cluster.kv_capacity_tokens
         )
         self.cost_params = CostParams(
-            obj,
-            max_utilization,
-            cluster.kv_capacity_tokens,
-            cluster.max_num_seqs,
-            self.chunk_tokens,
-            hop_recompute,
-            self.is_migrating,
-            slo_ttft_s,
-            slo_tpot_s,
+            obj, max_utilization, cluster.kv_capacity_tokens, cluster.max_num_seqs, self.chunk_tokens,
+            self.hop_recompute, self.is_migrating, slo_ttft_s, slo_tpot_s,
+            self.migration.fixed_s, self.migration.per_token_s,
         )
         self.refine_params = RefineParams(refine_threshold, refine_min_interval_s)
         self.balance_params = BalanceParams(balance_threshold, balance_min_gap_s)
@@ -159,8 +156,9 @@ class L4Scheduler(StageDispatch):
     def _hop_bound(self, stage: int, final_tokens: int | None = None) -> int | None:
         """hop_at_tokens for a request placed in this stage (None: it finishes where it is).
 
-        A hop recomputes the context on the next stage (hop_recompute x bound tokens of prefill);
-        it pays back only if the request still runs a comparable stretch past the bound. A request
+        A hop recomputes the context on the next stage (hop_recompute x bound tokens of prefill) and
+        stalls (migration.stall_s: KV transfer recomputes nothing, its stall counts as stall / per-token
+        prefill time tokens); it pays back only if the request still runs a comparable stretch past the bound. A request
         whose expected final context (``_final_estimate``) passes the bound by less than
         hop_payback x that finishes in place: e.g. a 1.1k-token prompt expected to end near 1.35k
         never hops at a 1.3k bound to recompute 1.3k tokens for its last 50. hop_payback=0: every
@@ -169,7 +167,10 @@ class L4Scheduler(StageDispatch):
         bound = self.upper_bound_tokens(stage)
         if bound is None or final_tokens is None or self.hop_payback <= 0.0:
             return bound
-        return bound if final_tokens - bound >= self.hop_payback * self.hop_recompute * bound else None
+        cost = self.hop_payback * self.hop_recompute * bound
+        if (stall_s := self.migration.stall_s(bound)) > 0:
+            cost += self.hop_payback * stall_s / max(self.step.per_token_s, 1e-12)
+        return bound if final_tokens - bound >= cost else None
 
     def _final_estimate(self, request_id: int, prompt_tokens: int, context_tokens: int) -> int:
         """Expected final context of a request now at context_tokens (never its true length).

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from l4bench.live.fake_kv import FakeKvPeer, KvPullError
+
 VOCAB_SIZE = 32000
 
 
@@ -50,6 +52,9 @@ class FakeBackendConfig:
     first_token_delay_s: float = 0.0  # "prefill" before the first token
     max_model_len: int = 32768
     fail_after_tokens: int | None = None  # after streaming this many tokens in total, crash (drop streams)
+    prefill_s_per_token: float = 0.0  # extra first-token delay per prompt token neither cached nor pulled
+    kv_failure: str | None = None  # KV-transfer hops fail here: handoff | pull (fake_kv.py)
+    kv_lease_s: float = 30.0  # held KV for a remote decode is dropped after this
 
 
 def _error(status: int, message: str, kind: str = "BadRequestError") -> web.Response:
@@ -66,6 +71,7 @@ class FakeBackend:
         self.is_dead = False
         self.num_running = 0
         self.bodies: list[dict[str, Any]] = []  # every accepted request body (tests inspect them)
+        self.kv = FakeKvPeer(self.config.kv_lease_s, self.config.kv_failure, self.config.prefill_s_per_token > 0)
         self._runner: web.AppRunner | None = None
         self._transports: set[asyncio.BaseTransport] = set()
 
@@ -78,6 +84,7 @@ class FakeBackend:
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/fake_kv/pull", self.kv.handle_pull)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -87,6 +94,7 @@ class FakeBackend:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         sock = site._server.sockets[0]  # type: ignore[union-attr]
+        self.kv.host, self.kv.port = host, int(sock.getsockname()[1])
         return f"http://{host}:{sock.getsockname()[1]}"
 
     def kill(self) -> None:
@@ -156,9 +164,31 @@ class FakeBackend:
         self.stats["requests"] += 1
         self.bodies.append(body)
         chat = "messages" in body
-        if body.get("stream"):
-            return await self._stream(request, prompt, max_tokens, chat, bool(body.get("return_token_ids")))
-        return await self._whole(prompt, max_tokens, chat, bool(body.get("return_token_ids")))
+        kv = body.get("kv_transfer_params") if isinstance(body.get("kv_transfer_params"), dict) else {}
+        try:
+            pulled = await self.kv.pull(kv, prompt) if kv.get("do_remote_prefill") else 0
+        except KvPullError as exc:
+            return await self._kv_error(request, str(exc), bool(body.get("stream")))
+        skipped = max(pulled, self.kv.cached_prefix_tokens(prompt))
+        prefill_s = self.config.prefill_s_per_token * (len(prompt) - skipped)
+        if kv.get("do_remote_decode") and self.config.kv_failure != "handoff":  # held until pulled or the lease ends
+            kv = self.kv.hold(f"cmpl-{self.stats['requests']}", prompt, time.monotonic())
+        else:
+            kv = {}
+        if body.get("stream"):  # streamed: params never returned (vLLM 0.25); held ones expire
+            return await self._stream(request, prompt, max_tokens, chat, bool(body.get("return_token_ids")),
+                                      prefill_s=prefill_s)
+        return await self._whole(prompt, max_tokens, chat, bool(body.get("return_token_ids")), prefill_s, kv)
+
+    async def _kv_error(self, request: web.Request, message: str, stream: bool) -> web.StreamResponse:
+        """A failed KV pull as vLLM reports it: a streamed error event (200 OK), else HTTP 500."""
+        err = {"error": {"message": message, "type": "InternalServerError", "param": None, "code": 500}}
+        if not stream:
+            return web.json_response(err, status=500)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: " + json.dumps(err).encode() + b"\n\ndata: [DONE]\n\n")
+        return resp
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         """SGLang's /generate: {input_ids | text, sampling_params: {max_new_tokens}, stream}."""
@@ -237,6 +267,7 @@ class FakeBackend:
         chat: bool,
         echo_ids: bool,
         generate: bool = False,
+        prefill_s: float = 0.0,
     ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
@@ -245,9 +276,10 @@ class FakeBackend:
             self._transports.add(transport)
         rid = f"cmpl-{self.stats['requests']}"
         self.num_running += 1
+        sent: list[int] = []
         try:
-            if self.config.first_token_delay_s > 0:
-                await asyncio.sleep(self.config.first_token_delay_s)
+            if self.config.first_token_delay_s + prefill_s > 0:
+                await asyncio.sleep(self.config.first_token_delay_s + prefill_s)
             for i, token in enumerate(expected_tokens(prompt, max_tokens)):
                 if i and self.config.token_delay_s > 0:
                     await asyncio.sleep(self.config.token_delay_s)
@@ -257,6 +289,7 @@ class FakeBackend:
                 first = prompt if (i == 0 and echo_ids) else None
                 chunk = self._chunk(rid, chat, [token], finish, first, generate)
                 await resp.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                sent.append(token)
                 if self._count_token():
                     self.kill()
                     raise ConnectionResetError("backend crashed (fail_after_tokens)")
@@ -267,16 +300,20 @@ class FakeBackend:
             raise
         finally:
             self.num_running -= 1
+            self.kv.remember(prompt + sent)
             if transport is not None:
                 self._transports.discard(transport)
         return resp
 
-    async def _whole(self, prompt: list[int], max_tokens: int, chat: bool, echo_ids: bool) -> web.Response:
-        if self.config.first_token_delay_s > 0 or self.config.token_delay_s > 0:
-            await asyncio.sleep(
-                self.config.first_token_delay_s + self.config.token_delay_s * (max_tokens - 1)
-            )
+    async def _whole(
+        self, prompt: list[int], max_tokens: int, chat: bool, echo_ids: bool, prefill_s: float = 0.0,
+        kv: dict[str, Any] | None = None,
+    ) -> web.Response:
+        delay_s = self.config.first_token_delay_s + prefill_s + self.config.token_delay_s * (max_tokens - 1)
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
         ids = expected_tokens(prompt, max_tokens)
+        self.kv.remember(prompt + ids)
         self.stats["tokens"] += len(ids)
         self.stats["completed"] += 1
         body = self._chunk(
@@ -291,6 +328,8 @@ class FakeBackend:
             "total_tokens": len(prompt) + len(ids),
         }
         body["created"] = int(time.time())
+        if kv:
+            body["kv_transfer_params"] = kv
         return web.json_response(body)
 
 
@@ -314,9 +353,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-model-len", type=int, default=32768)
     parser.add_argument("--fail-after-tokens", type=int, default=None)
     parser.add_argument("--model-name", default="fake-model")
+    parser.add_argument("--prefill-s-per-token", type=float, default=0.0)
+    parser.add_argument("--kv-failure", choices=("handoff", "pull"), default=None)
     a = parser.parse_args(argv)
     cfg = FakeBackendConfig(
-        a.model_name, a.token_delay_s, a.first_token_delay_s, a.max_model_len, a.fail_after_tokens
+        a.model_name, a.token_delay_s, a.first_token_delay_s, a.max_model_len, a.fail_after_tokens,
+        a.prefill_s_per_token, a.kv_failure,
     )
     try:
         asyncio.run(_serve(cfg, a.host, a.port))

@@ -3,6 +3,9 @@
 A hop is one backend request whose max_tokens is capped at the scheduler's bound. When it ends at
 the bound (or a rebalance cuts it, or its instance fails) the next hop goes to the instance the
 scheduler picks, with prompt + generated token ids as its prompt. The client sees one stream.
+With KV transfer on (kv_hops.py) a bound hop to another instance also carries the source's
+kv_transfer_params, so the destination pulls the KV instead of recomputing; any failure of that
+falls back to recompute for the hop. Every hop is recorded (router_state.hop_record).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 import aiohttp
 
 from l4bench.engines.base import EngineAdapter
-from l4bench.live.router_state import Flight, RouterState
+from l4bench.live.kv_hops import KvHopConfig, request_handoff
+from l4bench.live.router_state import Flight, RouterState, hop_record
 from l4bench.sched.base import GlobalScheduler
 from l4bench.types import Decision
 
@@ -60,6 +64,7 @@ class HopDriver:
         session: aiohttp.ClientSession,
         backend_timeout_s: float,
         max_hop_retries: int,
+        kv: KvHopConfig | None = None,
     ) -> None:
         self.state = state
         self.scheduler = scheduler
@@ -69,6 +74,7 @@ class HopDriver:
             total=backend_timeout_s, sock_connect=min(10.0, backend_timeout_s)
         )
         self.max_hop_retries = max_hop_retries
+        self.kv = kv  # None: every hop recomputes
 
     def _pick(self, decision: Decision) -> int | None:
         """The decided instance if healthy and known, else the least loaded healthy one."""
@@ -93,15 +99,21 @@ class HopDriver:
                 flight.parsed.prompt_text, cap, True, extra
             ), self.adapter.completions_path
         ids = flight.prompt_ids + flight.generated_ids
-        return self.adapter.completion_body(ids, cap, True, extra), self.adapter.completions_path
+        body = self.adapter.completion_body(ids, cap, True, extra)
+        if flight.kv_params is not None:
+            body["kv_transfer_params"] = flight.kv_params
+        return body, self.adapter.completions_path
 
-    def _start_segment(self, flight: Flight, inst: int, decision: Decision) -> int:
-        """Bookkeeping for a new backend request; returns its capped max_tokens."""
+    def _start_segment(self, flight: Flight, inst: int, decision: Decision, mode: tuple[str, str]) -> int:
+        """Bookkeeping for a new backend request (mode: the hop's mode and why); returns its max_tokens."""
         hop_prompt = flight.context_tokens
         if flight.num_segments > 0:
-            flight.recomputed_tokens += hop_prompt
-            self.state.counters.recomputed_tokens += hop_prompt
+            num = 1 if flight.kv_params is not None else hop_prompt  # KV pulled: only the last token
+            flight.recomputed_tokens += num
+            self.state.counters.recomputed_tokens += num
         if not flight.instances or flight.instances[-1] != inst:
+            if flight.instances:
+                flight.hops.append({**hop_record(hop_prompt, flight.instances[-1], inst, mode[0]), "reason": mode[1]})
             flight.instances.append(inst)
         flight.hop_at_tokens = decision.hop_at_tokens
         self.state.place(flight, inst, hop_prompt)
@@ -117,6 +129,7 @@ class HopDriver:
         sets flight.finish_reason or flight.error.
         """
         num_failures = 0
+        kv_src: int | None = None  # the instance a bound hop just left, holding its KV (KV transfer on)
         while True:
             inst = self._pick(decision)
             if inst is None:
@@ -125,13 +138,22 @@ class HopDriver:
             if flight.num_segments > 0 and flight.prompt_ids is None:
                 flight.error = "cannot continue on another instance: the prompt's token ids are unknown (set a tokenizer)"
                 return
-            cap = self._start_segment(flight, inst, decision)
+            mode = ("recompute", "")
+            if kv_src is not None and inst != kv_src:
+                mode = await self._handoff(flight, kv_src)
+            kv_src = None
+            cap = self._start_segment(flight, inst, decision, mode)
             body, path = self._body(flight, cap)
+            is_kv, flight.kv_params = flight.kv_params is not None, None
             flight.num_segments += 1
             result = HopResult()
-            async for item in self._hop(flight, inst, body, path, result):
+            num_before = len(flight.generated_ids)
+            async for item in self._hop(flight, inst, body, path, result, is_kv):
                 yield item
             flight.hop_end_s = time.monotonic() if flight.hop_end_s is None else flight.hop_end_s
+            if is_kv and result.kind in ("failed", "rejected") and len(flight.generated_ids) == num_before:
+                self._fall_back(flight, result.message)  # resend the hop without params: recompute
+                continue
             try:
                 if result.kind == "done":
                     flight.finish_reason = result.finish or "length"
@@ -147,6 +169,7 @@ class HopDriver:
                 elif result.kind == "bound":
                     self.state.counters.hops_bound += 1
                     decision = self._next_decision(flight, inst)
+                    kv_src = inst if self.kv is not None else None
                 else:
                     num_failures += 1
                     self.state.failed_down.add(inst)
@@ -160,14 +183,48 @@ class HopDriver:
                 flight.error, flight.error_status = f"scheduler error: {exc!r}", 500
                 return
 
+    async def _handoff(self, flight: Flight, src: int) -> tuple[str, str]:
+        """Ask the source to keep the context's KV; sets flight.kv_params. Returns (hop mode, reason)."""
+        assert self.kv is not None and flight.prompt_ids is not None
+        extra = {**flight.parsed.extra, "rid": f"{flight.request_id}-{flight.num_segments}-handoff"}
+        ids = flight.prompt_ids + flight.generated_ids
+        url = self.state.endpoints[src].url
+        got = await request_handoff(self.session, self.adapter, url, ids, extra, self.kv.timeout_s)
+        flight.kv_params = got.params
+        if got.params is not None:
+            return "kv_transfer", ""
+        self.state.counters.kv_fallbacks += 1
+        log.info("request %s: KV handoff from instance %d failed (%s); recomputing", flight.request_id, src, got.reason)
+        return "recompute_fallback", got.reason
+
+    def _fall_back(self, flight: Flight, reason: str) -> None:
+        """The destination could not take the KV: the hop recomputes instead (counted, recorded)."""
+        self.state.counters.kv_fallbacks += 1
+        if flight.hops:
+            flight.hops[-1].update(mode="recompute_fallback", reason=reason[:300])
+        log.info("request %s: KV-transfer hop failed (%s); resending it to recompute", flight.request_id, reason)
+
+    def _close_hop(self, flight: Flight, stall_s: float) -> None:
+        """The first token after a hop: its stall, and the KV it moved when it pulled KV."""
+        hop = flight.hops[-1] if flight.hops else None
+        if hop is None or hop["stall_s"] is not None or hop["dst"] != flight.instance:
+            return
+        hop["stall_s"] = round(stall_s, 6)
+        if hop["mode"] == "kv_transfer" and self.kv is not None:
+            hop["kv_bytes_estimate"] = hop["at_tokens"] * self.kv.kv_bytes_per_token
+            self.state.counters.kv_hops += 1
+            self.state.counters.kv_bytes_estimate += hop["kv_bytes_estimate"]
+
     def _on_tokens(self, flight: Flight, ids: list[int], text: str, finish: str | None) -> HopEvent:
         remaining = flight.parsed.max_tokens - len(flight.generated_ids)
         ids = ids[:remaining]
         if not flight.is_running:
             flight.is_running = True
             if flight.hop_end_s is not None:
-                flight.stall_s += time.monotonic() - flight.hop_end_s
+                stall = time.monotonic() - flight.hop_end_s
+                flight.stall_s += stall
                 flight.hop_end_s = None
+                self._close_hop(flight, stall)
         flight.generated_ids.extend(ids)
         flight.text_parts.append(text)
         self.state.counters.generated_tokens += len(ids)
@@ -175,19 +232,22 @@ class HopDriver:
         return ids, text, finish
 
     async def _hop(
-        self, flight: Flight, inst: int, body: dict[str, Any], path: str, result: HopResult
+        self, flight: Flight, inst: int, body: dict[str, Any], path: str, result: HopResult, is_kv: bool = False
     ) -> AsyncIterator[HopEvent]:
         """Stream one backend request, one event per engine event; result says how it ended.
 
-        Client-facing messages name the instance by id only; its address goes to the log.
+        Client-facing messages name the instance by id only; its address goes to the log. A KV
+        pull (is_kv) that stays silent past kv.timeout_s times out, so the hop can fall back.
         """
         url = self.state.endpoints[inst].url
         where = f"instance {inst}"
         headers = {"X-Request-Id": str(body.get("rid", flight.request_id))}
+        timeout = self.timeout
+        if is_kv and self.kv is not None:
+            timeout = aiohttp.ClientTimeout(total=self.timeout.total, sock_connect=self.timeout.sock_connect,
+                                            sock_read=self.kv.timeout_s)
         try:
-            async with self.session.post(
-                url + path, json=body, headers=headers, timeout=self.timeout
-            ) as resp:
+            async with self.session.post(url + path, json=body, headers=headers, timeout=timeout) as resp:
                 flight.upstream = resp
                 if resp.status >= 400:
                     result.kind = "rejected" if resp.status < 500 else "failed"

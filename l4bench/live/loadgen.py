@@ -216,6 +216,10 @@ class LoadGenerator:
             rec.instances = [int(i) for i in info.get("instances", [])]
             rec.recomputed_tokens = int(info.get("recomputed_tokens", 0) or 0)
             rec.stall_s = float(info.get("stall_s", 0.0) or 0.0)
+            hops = [h for h in info.get("hops") or [] if isinstance(h, dict)]
+            rec.hop_modes = [str(h.get("mode", "")) for h in hops]
+            rec.hop_kv_bytes = [int(h.get("kv_bytes_estimate") or 0) for h in hops]
+            rec.hop_stalls_s = [float("nan") if h.get("stall_s") is None else float(h["stall_s"]) for h in hops]
             if info.get("error") and rec.error is None:
                 rec.error = f"router: {info['error']}"
         if rec.error is None and rec.num_generated_tokens < rec.output_tokens:

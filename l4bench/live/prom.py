@@ -87,6 +87,10 @@ def render_metrics(state: RouterState, snapshot: Any = None) -> str:
         "Context tokens prefilled again by hops.",
         [("", c.recomputed_tokens)],
     )
+    kv = [('{outcome="transferred"}', c.kv_hops), ('{outcome="fallback"}', c.kv_fallbacks)]
+    w.metric("kv_transfer_hops_total", "counter", "Bound hops by KV transfer, by outcome.", kv)
+    w.metric("kv_transfer_bytes_estimate_total", "counter",
+             "Estimated KV bytes pulled by hops (context tokens x KV bytes per token).", [("", c.kv_bytes_estimate)])
     w.metric("generated_tokens_total", "counter", "Tokens streamed to clients.", [("", c.generated_tokens)])
     w.metric(
         "token_events_total",

@@ -28,6 +28,7 @@ from aiohttp import web
 from l4bench.engines.base import EngineAdapter
 from l4bench.live.endpoint import Endpoint
 from l4bench.live.hops import HopDriver
+from l4bench.live.kv_hops import KvHopConfig
 from l4bench.live.prom import render_metrics
 from l4bench.live.resolver import OffLoopResolver, defers_resolves
 from l4bench.live.router_api import (
@@ -62,6 +63,9 @@ class RouterConfig:
     tokenizer: Any = None  # encode(str) -> list[int], decode(list[int]) -> str
     default_max_tokens: int = 16  # when the client sends none (OpenAI's completions default)
     kv_capacity_tokens: int | None = None  # per instance; default: scheduler.cluster.kv_capacity_tokens
+    kv_transfer: str | None = None  # nixl: bound hops pull the source's KV (kv_hops.py); None: recompute
+    kv_bytes_per_token: int = 0  # the model's, for each KV hop's bytes-moved estimate
+    kv_transfer_timeout_s: float = 60.0  # handoff call / destination silence before falling back
 
 
 class RouterServer:
@@ -115,6 +119,8 @@ class RouterServer:
             self._session,
             self.config.backend_timeout_s,
             self.config.max_hop_retries,
+            KvHopConfig(self.config.kv_bytes_per_token, self.config.kv_transfer_timeout_s)
+            if self.config.kv_transfer else None,
         )
         self._runner = web.AppRunner(
             self.app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0

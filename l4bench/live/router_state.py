@@ -35,6 +35,8 @@ class Flight:
     recomputed_tokens: int = 0
     stall_s: float = 0.0
     hop_end_s: float | None = None
+    hops: list[dict[str, Any]] = field(default_factory=list)  # one per instance change (hop_record)
+    kv_params: dict[str, Any] | None = None  # the source's kv_transfer_params for the next segment
     pending_move: Decision | None = None  # set by rebalance: end this hop and continue there
     upstream: aiohttp.ClientResponse | None = None
     finish_reason: str | None = None
@@ -60,10 +62,17 @@ class Flight:
             "num_segments": self.num_segments,
             "recomputed_tokens": self.recomputed_tokens,
             "stall_s": round(self.stall_s, 6),
+            "hops": [dict(h) for h in self.hops],
             "prompt_tokens": self.prompt_tokens,
             "num_generated_tokens": len(self.generated_ids),
             "error": self.error,
         }
+
+
+def hop_record(context_tokens: int, src: int, dst: int, mode: str) -> dict[str, Any]:
+    """One hop of a flight: mode kv_transfer | recompute | recompute_fallback; stall set on its first token."""
+    return {"at_tokens": context_tokens, "src": src, "dst": dst, "mode": mode,
+            "kv_bytes_estimate": 0, "stall_s": None, "reason": ""}
 
 
 @dataclass
@@ -79,6 +88,9 @@ class Counters:
     migrations: int = 0  # rebalance moves
     failovers: int = 0  # continuations after an instance failure
     recomputed_tokens: int = 0
+    kv_hops: int = 0  # hops whose destination was sent the source's kv_transfer_params
+    kv_fallbacks: int = 0  # KV-transfer hops that fell back to recompute
+    kv_bytes_estimate: int = 0  # context tokens x KV bytes per token of the hops that pulled KV
     generated_tokens: int = 0
     token_events: int = 0  # engine chunks carrying tokens (one client SSE chunk each)
 

@@ -81,6 +81,7 @@ class FakeCluster:
 
     num_instances: int = 2
     backend: FakeBackendConfig = field(default_factory=FakeBackendConfig)
+    backend_configs: list[FakeBackendConfig] | None = None  # per instance (overrides backend)
     router_overrides: dict[str, Any] = field(default_factory=dict)
     scheduler: BaseScheduler | None = None
     adapter: EngineAdapter = field(default_factory=VllmEngine)  # SglangEngine: the backends' /generate
@@ -91,7 +92,7 @@ class FakeCluster:
     async def __aenter__(self) -> FakeCluster:
         endpoints = []
         for i in range(self.num_instances):
-            backend = FakeBackend(self.backend)
+            backend = FakeBackend(self.backend_configs[i] if self.backend_configs else self.backend)
             endpoints.append(Endpoint(i, await backend.start()))
             self.backends.append(backend)
         cluster = ClusterSpec(self.num_instances, self.backend.max_model_len, kv_capacity_tokens=100_000)

@@ -31,6 +31,7 @@ from l4bench.live.endpoint import Endpoint
 from l4bench.live.external import ExternalRouter
 from l4bench.live.faults import FaultPlan, fault_report
 from l4bench.live.interpreter import engine_python
+from l4bench.live.kv_hops import kv_settings
 from l4bench.live.launchers import (
     AttachLauncher,
     Launcher,
@@ -77,6 +78,9 @@ class LiveRunner:
             architecture-only model dir, for load-format dummy.
         attention_backend: the engine's attention backend (vLLM: FLASH_ATTN, TRITON_ATTN, FLASH_ATTN_2,
             ...; SGLang: triton, flashinfer, ...); null: its default. Recorded with what it selected.
+        kv_transfer: nixl: instances get vLLM's NixlConnector and bound hops pull the source's KV
+            (kv_hops.py); null: hops recompute. migration (from the CLI): the cost model L4 prices
+            hops by; its mode must match.
     """
 
     def __init__(
@@ -108,6 +112,8 @@ class LiveRunner:
         router_python: str | None = None,
         model_path: str | None = None,
         attention_backend: str | None = None,
+        kv_transfer: str | None = None,
+        migration: Any = None,
         perf: Any = None,
         rng: np.random.Generator | None = None,
     ):
@@ -121,6 +127,9 @@ class LiveRunner:
         if devices is not None and gpus_per_instance is not None:
             raise ConfigError("engine.devices and engine.gpus_per_instance: set one of them, not both")
         self.adapter.attention_flags(attention_backend)  # a bad name fails first, before the python lookup
+        self.adapter.kv_transfer_flags(kv_transfer)
+        self.kv_transfer = kv_transfer
+        self._kv_router, self._kv_facts = kv_settings(kv_transfer, migration, self.model_dir, dict(engine_args or {}))
         self._python = python
         self._router_python = router_python
         if launcher != "attach":
@@ -192,6 +201,7 @@ class LiveRunner:
             "max-num-seqs": self.cluster.max_num_seqs,
             "max-num-batched-tokens": self.cluster.max_num_batched_tokens,
             **self.adapter.attention_flags(self.attention_backend),
+            **self.adapter.kv_transfer_flags(self.kv_transfer),
             **self.adapter.placement_args(span, self.gpu_memory_utilization),
             **self.engine_args,
         }
@@ -244,6 +254,7 @@ class LiveRunner:
                 "instance_urls": [e.url for e in self._endpoints],
                 "startup_s": round(time.monotonic() - t0, 1),
                 "attention_backend": {"requested": self.attention_backend, **self._selected_attention()},
+                "kv_transfer": self._kv_facts,
             }
             log.info("live cluster up: %s", self._facts)
         return self._endpoints
@@ -312,7 +323,7 @@ class LiveRunner:
             cfg = RouterConfig(
                 model_name=self._served_name(),
                 max_model_len=self.cluster.max_model_len,
-                **self.router_overrides,
+                **{**self._kv_router, **self.router_overrides},
             )
             router = await open_router(endpoints, scheduler, self.adapter, cfg)  # as l4bench-router does
             url = router.url
@@ -335,12 +346,7 @@ class LiveRunner:
             else:
                 await asyncio.to_thread(scheduler.stop)
         fault_info = None
-        if (
-            self.fault is not None
-            and fault_task is not None
-            and fault_task.done()
-            and not fault_task.cancelled()
-        ):
+        if self.fault is not None and fault_task is not None and fault_task.done() and not fault_task.cancelled():
             fault_info = fault_report(requests, records, self.fault, fault_task.result())
         return records, fault_info, facts
 
@@ -353,12 +359,8 @@ class LiveRunner:
         in_flight = sorted(gen.in_flight)
         kill_s = gen.now_s()
         await asyncio.to_thread(self._launcher.kill_instance, self.fault.instance)
-        log.warning(
-            "fault: killed instance %d at %.2f s with %d requests in flight",
-            self.fault.instance,
-            kill_s,
-            len(in_flight),
-        )
+        log.warning("fault: killed instance %d at %.2f s with %d requests in flight",
+                    self.fault.instance, kill_s, len(in_flight))
         return {"kill_s": kill_s, "in_flight": in_flight}
 
     def _check_text_prompts(self, name: str) -> None:

@@ -27,6 +27,9 @@ class RequestRecord:
     instances: list[int] = field(default_factory=list)  # instance of each hop, in order
     recomputed_tokens: int = 0  # tokens prefilled again because of hops / preemption
     stall_s: float = 0.0  # time between leaving one instance and resuming on the next
+    hop_modes: list[str] = field(default_factory=list)  # per hop: kv_transfer | recompute | recompute_fallback
+    hop_kv_bytes: list[int] = field(default_factory=list)  # per hop: KV bytes moved (estimate; 0 = recompute)
+    hop_stalls_s: list[float] = field(default_factory=list)  # per hop: leaving the source -> next token (NaN: none)
     num_preemptions: int = 0
     error: str | None = None  # None when completed
 

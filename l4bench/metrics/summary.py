@@ -138,6 +138,8 @@ def _accounting(records: list[RequestRecord], batch_spread: list[float]) -> dict
         "migrated_requests": int(sum(r.num_hops > 0 for r in records)),
         "recomputed_tokens": int(sum(r.recomputed_tokens for r in records)),
         "stall_s_total": float(sum(r.stall_s for r in records)),
+        "hops_by_mode": dict(sorted(Counter(m for r in records for m in r.hop_modes).items())),
+        "kv_bytes_moved_estimate": int(sum(sum(r.hop_kv_bytes) for r in records)),
         "num_preemptions": int(sum(r.num_preemptions for r in records)),
         "batch_spread_per_instance": [float(x) for x in spread],
         "batch_spread_mean": float(finite.mean()) if finite.size else None,

@@ -46,6 +46,7 @@ class SimRequest:
     left_s: float | None = None  # when it last left an instance (stall accounting)
     pending: Migration | None = None  # rebalance move to perform at the end of the in-flight step
     num_new: int = 0  # tokens scheduled in the in-flight step
+    kv_moved: int = 0  # in transit by KV transfer: tokens whose KV arrives with it
 
 
 @dataclass(slots=True)
@@ -130,7 +131,7 @@ class SimInstance:
         while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
             r = self.waiting[0]
             n_new = min(r.context - r.computed, budget)
-            need = num_blocks(n_new)
+            need = num_blocks(r.computed + n_new)  # computed > 0 only for KV moved in with it
             if need > self.free_blocks:
                 break
             self.waiting.popleft()
@@ -142,6 +143,7 @@ class SimInstance:
             scheduled.append(r)
             if r.left_s is not None:
                 r.record.stall_s += now_s - r.left_s
+                r.record.hop_stalls_s.append(now_s - r.left_s)
                 r.left_s = None
         return budget
 

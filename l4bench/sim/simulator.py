@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from l4bench.errors import ConfigError
+from l4bench.l4.migration import MigrationCost, RecomputeMigration
 from l4bench.metrics.records import RequestRecord, RunResult
 from l4bench.perf.base import PerfModel
 from l4bench.sched.base import GlobalScheduler
@@ -35,7 +36,9 @@ class Simulator:
         perf: step-time model (also the source of nothing else: capacity comes from ``cluster``).
         cluster: instance count, max_num_seqs, max_num_batched_tokens, kv_capacity_tokens, max_model_len.
         rng: unused by the (deterministic) engine model; kept for interface symmetry.
-        migration_stall_s: fixed latency per hop or migration, on top of recomputing the context.
+        migration: how a hop or migration is charged (l4bench/l4/migration.py): recompute (the
+            destination prefills the context; plus a fixed stall) or kv_transfer (the computed KV
+            moves: stall fixed_s + bytes / bandwidth, the destination resumes where the source was).
         timeline_interval_s: period of timeline snapshots (None or <= 0: none).
         show_progress: tqdm bar over finished requests.
         fast_forward: plan pure-decode stretches in closed form (False: one step per event).
@@ -46,19 +49,17 @@ class Simulator:
         perf: PerfModel,
         cluster: ClusterSpec,
         rng: np.random.Generator | None = None,
-        migration_stall_s: float = 0.0,
+        migration: MigrationCost | None = None,
         timeline_interval_s: float | None = 10.0,
         show_progress: bool = True,
         fast_forward: bool = True,
     ):
-        if migration_stall_s < 0:
-            raise ConfigError(f"engine.migration_stall_s: {migration_stall_s}; valid: >= 0")
         if cluster.num_instances < 1:
             raise ConfigError(f"cluster.num_instances: {cluster.num_instances}; valid: >= 1")
         self.perf = perf
         self.cluster = cluster
         self.rng = rng
-        self.migration_stall_s = float(migration_stall_s)
+        self.migration: MigrationCost = migration if migration is not None else RecomputeMigration()
         self.timeline_interval_s = timeline_interval_s if timeline_interval_s and timeline_interval_s > 0 else None
         self.show_progress = show_progress
         self.fast_forward = fast_forward
@@ -184,7 +185,7 @@ class _Run:
         sreq.instance = dst
         sreq.hop_at = decision.hop_at_tokens
         sreq.generated_here = 0
-        sreq.computed = 0
+        sreq.computed, sreq.kv_moved = sreq.kv_moved, 0  # KV transfer: the moved KV is there already
         sreq.record.instances.append(dst)
         inst.waiting.append(sreq)
         self.touch(inst, now_s, inclusive)
@@ -229,13 +230,17 @@ class _Run:
 
     def depart(self, r: SimRequest, now_s: float, mig: Migration | None) -> None:
         """Leave the current instance; arrive at the next after the stall (hop: on_bound decides)."""
-        r.record.recomputed_tokens += r.context if r.generated else r.computed
+        model = self.sim.migration
+        moved = r.computed if model.recompute_fraction == 0.0 else 0  # KV transfer moves what is computed
+        r.record.recomputed_tokens += (r.context if r.generated else r.computed) - moved
         r.record.num_generated_tokens = r.generated
+        r.record.hop_modes.append(model.mode if moved else "recompute")
+        r.record.hop_kv_bytes.append(model.bytes_moved(moved))
         src = r.instance
         r.instance = -1
         r.left_s = now_s
-        r.computed = 0
-        self.push(now_s + self.sim.migration_stall_s, MOVE_IN, r, (src, mig))
+        r.computed, r.kv_moved = 0, moved
+        self.push(now_s + model.stall_s(moved), MOVE_IN, r, (src, mig))
 
     def on_move_in(self, now_s: float, r: SimRequest, payload: tuple[int, Migration | None]) -> None:
         """A hopping or migrating request reaches its next instance."""

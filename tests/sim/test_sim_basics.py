@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from _stand_ins import MoveOnceStandIn, RoundRobinStandIn, simulate
 
+from l4bench.l4.migration import RecomputeMigration
 from l4bench.perf.constant import ConstantPerfModel
 from l4bench.types import ClusterSpec, Request
 
@@ -80,7 +81,7 @@ def test_hop_accounting() -> None:
     cluster = ClusterSpec(2, 1000, 1000, max_num_batched_tokens=100)
     sched = RoundRobinStandIn(2, hop_at_tokens=10, hop_to=1)
     res = simulate(ConstantPerfModel(step_time_s=0.1), cluster, [Request(0, 0.0, 5, 10)], sched,
-                   migration_stall_s=0.5)
+                   migration=RecomputeMigration(fixed_s=0.5))
     rec = res.records[0]
     assert rec.instances == [0, 1] and rec.num_hops == 1
     assert sched.bounds == [(0, 10, 0, pytest.approx(1.0))]  # on_bound is asked after the stall

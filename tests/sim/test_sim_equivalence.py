@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from _stand_ins import MoveOnceStandIn, RoundRobinStandIn, random_requests, simulate
 
+from l4bench.l4.migration import RecomputeMigration
 from l4bench.metrics.records import RunResult
 from l4bench.perf.analytic import AnalyticPerfModel
 from l4bench.perf.base import GpuSpec, ModelSpec
@@ -47,7 +48,7 @@ def test_fast_forward_equals_step_by_step(hop: int | None) -> None:
     reqs = workload(1)
     runs = [
         simulate(perf, cluster, reqs, RoundRobinStandIn(3, hop_at_tokens=hop), fast_forward=ff,
-                 migration_stall_s=0.01, timeline_interval_s=0.5)
+                 migration=RecomputeMigration(fixed_s=0.01), timeline_interval_s=0.5)
         for ff in (True, False)
     ]
     assert rows(runs[0]) == rows(runs[1])
