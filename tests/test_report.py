@@ -101,15 +101,13 @@ def test_tables_merge_sweeps_of_different_commits_and_say_so(tmp_path):
 
 
 def test_kv_hop_fit_recovers_a_known_cost_model():
-    import numpy as np
-
-    from l4bench.report.kv_hop import fit_mode, predict
+    from l4bench.report.kv_hop import fit_mode
 
     rows = [{"mode": "kv_transfer", "context_tokens": n, "stall_s": 0.05 + 3e-4 * n} for n in (1024, 4096, 16384)]
     rows += [{"mode": "recompute", "context_tokens": n, "stall_s": 0.01 + 2e-5 * n + 5e-10 * n * n}
              for n in (1024, 4096, 16384, 65536)]
     rows.append({"mode": "kv_transfer", "context_tokens": 1024, "stall_s": 99.0, "warmup": True})  # ignored
     kv = fit_mode(rows, "kv_transfer")
-    assert np.allclose(kv, [0.05, 3e-4], rtol=1e-3)
-    assert predict("recompute", fit_mode(rows, "recompute"), 32768) == pytest.approx(
+    assert (kv.fixed_s, kv.per_token_s) == (pytest.approx(0.05, rel=1e-3), pytest.approx(3e-4, rel=1e-3))
+    assert fit_mode(rows, "recompute").stall_s(32768) == pytest.approx(
         0.01 + 2e-5 * 32768 + 5e-10 * 32768**2, rel=1e-3)
