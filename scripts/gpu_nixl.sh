@@ -14,6 +14,7 @@ echo "$(cat /tmp/nixl-stage/nixl_cu13.sha256)  /tmp/nixl_cu13-1.5.1-cp312-cp312-
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
   /tmp/nixl_cu13-1.5.1-cp312-cp312-manylinux_2_28_x86_64.whl /tmp/nixl-stage/nixl-1.5.1-py3-none-any.whl || exit 1
 export PYTHONPATH=/tmp/site VLLM_USE_FLASHINFER_SAMPLER=0 PYTHONUNBUFFERED=1
+PROBE_PATH=$PWD:/tmp/site   # the probe imports l4bench.l4.migration
 python3 -c "import nixl, nixl._api as a; print('nixl import ok', nixl.__file__, a.nixl_agent)" 2>&1 | tail -2 | tee "$R/nixl_import.txt"
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader
 KV='{"kv_connector":"NixlConnector","kv_role":"kv_both"}'
@@ -37,7 +38,7 @@ echo "A up at ${SECONDS}s"
 B=$(start 8101 5601 "$R/instance-1.log"); wait_up 8101 $B || { echo "B did not start"; tail -30 "$R/instance-1.log"; }
 echo "B up at ${SECONDS}s"
 left=$((BUDGET_S - SECONDS - 30))
-timeout $((left + 20)) python3 scripts/gpu_nixl_probe.py --src http://127.0.0.1:8100 --dst http://127.0.0.1:8101 \
+PYTHONPATH=$PROBE_PATH timeout $((left + 20)) python3 scripts/gpu_nixl_probe.py --src http://127.0.0.1:8100 --dst http://127.0.0.1:8101 \
   --budget-s $left --out "$R/nixl_probe.json" 2>&1 | tee "$R/probe.log" | tail -25
 curl -s localhost:8101/metrics | grep -i nixl | head -20 > "$R/dst_metrics_nixl.txt"
 grep -iE "nixl|kv_transfer|error" "$R/instance-1.log" | tail -15

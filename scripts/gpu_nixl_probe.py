@@ -16,7 +16,7 @@ blocks moved are whole 16-token blocks). Output: one JSON with every trial and m
   python scripts/gpu_nixl_probe.py --src http://127.0.0.1:8100 --dst http://127.0.0.1:8101 \
       --lengths 1024,4096,16384,32768,65536 --trials 3 --out OUT/nixl_probe.json
 
-Standard library only (it runs on the GPU host beside the engine).
+Standard library plus l4bench.l4 (numpy): run it from the repo root with the repo on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
+
+from l4bench.l4.migration import kv_bytes_per_token
 
 PRODUCER = {"do_remote_decode": True, "do_remote_prefill": False, "remote_engine_id": None,
             "remote_block_ids": None, "remote_host": None, "remote_port": None}
@@ -114,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     MODEL = args.model
     cfg = json.loads(args.model_config.read_text())
-    heads = int(cfg["num_attention_heads"])
-    head_dim = int(cfg.get("head_dim") or cfg["hidden_size"] // heads)
-    KV_BYTES_PER_TOKEN = 2 * int(cfg["num_hidden_layers"]) * int(cfg.get("num_key_value_heads", heads)) * head_dim * 2
+    KV_BYTES_PER_TOKEN = kv_bytes_per_token(cfg)
     VOCAB = int(cfg["vocab_size"])
     rng = random.Random(args.seed)
     lengths = [int(x) for x in args.lengths.split(",")]
