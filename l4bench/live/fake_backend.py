@@ -55,6 +55,7 @@ class FakeBackendConfig:
     prefill_s_per_token: float = 0.0  # extra first-token delay per prompt token neither cached nor pulled
     kv_failure: str | None = None  # KV-transfer hops fail here: handoff | pull (fake_kv.py)
     kv_lease_s: float = 30.0  # held KV for a remote decode is dropped after this
+    metrics_delay_s: float = 0.0  # /metrics answers this late (a busy engine's API server)
 
 
 def _error(status: int, message: str, kind: str = "BadRequestError") -> web.Response:
@@ -121,6 +122,8 @@ class FakeBackend:
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.is_dead:
             return web.Response(status=503)
+        if self.config.metrics_delay_s:
+            await asyncio.sleep(self.config.metrics_delay_s)
         labels = f'{{engine="0",model_name="{self.config.model_name}"}}'
         lines = [
             f"vllm:num_requests_running{labels} {float(self.num_running)}",

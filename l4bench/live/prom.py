@@ -93,6 +93,9 @@ def render_metrics(state: RouterState, snapshot: Any = None) -> str:
              "Estimated KV bytes pulled by hops (context tokens x KV bytes per token).", [("", c.kv_bytes_estimate)])
     w.metric("generated_tokens_total", "counter", "Tokens streamed to clients.", [("", c.generated_tokens)])
     w.metric(
+        "load_poll_misses_total", "counter", "Engine load polls that timed out or were unreadable.", [("", c.poll_misses)]
+    )
+    w.metric(
         "token_events_total",
         "counter",
         "Token events received from engines (each is one SSE chunk to a streaming client).",

@@ -60,6 +60,10 @@ class RouterConfig:
     max_queue: int = 4096  # requests in flight at once; more -> 429
     max_hop_retries: int = 2  # continuations after instance failures, per request
     load_poll_interval_s: float = 0.5
+    # consecutive slow or unreadable load polls before an instance is taken out of routing; a refused
+    # or dropped connection takes it out at once. A busy engine answers /metrics late (vLLM's API
+    # server shares its CPU with streaming), and one late answer must not make it look dead.
+    poll_misses_to_down: int = 3
     tokenizer: Any = None  # encode(str) -> list[int], decode(list[int]) -> str
     default_max_tokens: int = 16  # when the client sends none (OpenAI's completions default)
     kv_capacity_tokens: int | None = None  # per instance; default: scheduler.cluster.kv_capacity_tokens
@@ -180,13 +184,28 @@ class RouterServer:
 
     async def _poll_one(self, endpoint: Endpoint) -> None:
         assert self._session is not None
+        iid = endpoint.instance_id
         try:
             load = await self.adapter.fetch_load(self._session, endpoint.url)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
-            self.state.failed_down.add(endpoint.instance_id)
+        except asyncio.TimeoutError:  # slow (aiohttp's timeouts are TimeoutErrors): keep its last load
+            self._poll_missed(iid)
             return
-        self.state.loads[endpoint.instance_id] = load
-        self.state.failed_down.discard(endpoint.instance_id)
+        except (aiohttp.ClientConnectionError, OSError):  # refused / reset: the instance is gone
+            self.state.failed_down.add(iid)
+            return
+        except (aiohttp.ClientError, ValueError):  # an error status or unreadable metrics
+            self._poll_missed(iid)
+            return
+        self.state.poll_misses[iid] = 0
+        self.state.loads[iid] = load
+        self.state.failed_down.discard(iid)
+
+    def _poll_missed(self, instance_id: int) -> None:
+        self.state.counters.poll_misses += 1
+        misses = self.state.poll_misses.get(instance_id, 0) + 1
+        self.state.poll_misses[instance_id] = misses
+        if misses >= self.config.poll_misses_to_down:
+            self.state.failed_down.add(instance_id)
 
     async def _poll_loop(self) -> None:
         while True:

@@ -93,6 +93,7 @@ class Counters:
     kv_bytes_estimate: int = 0  # context tokens x KV bytes per token of the hops that pulled KV
     generated_tokens: int = 0
     token_events: int = 0  # engine chunks carrying tokens (one client SSE chunk each)
+    poll_misses: int = 0  # load polls that timed out or could not be read
 
 
 class RouterState:
@@ -107,6 +108,7 @@ class RouterState:
         self.loads: dict[int, EngineLoad] = {}
         self.sticky_down: set[int] = set()  # mark_unhealthy(): until mark_healthy()
         self.failed_down: set[int] = set()  # seen failing: until a load poll succeeds
+        self.poll_misses: dict[int, int] = {}  # consecutive slow/unreadable load polls per instance
         self.counters = Counters()
         self._seq = itertools.count()
 

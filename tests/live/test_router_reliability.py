@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from l4bench.engines.vllm import VllmEngine
 from l4bench.live.fake_backend import FakeBackendConfig, expected_tokens
 from l4bench.live.router_testing import FakeCluster
 from tests.live.test_router import post, stream_ids
@@ -182,5 +183,38 @@ def test_backend_timeout_is_an_error_not_a_hang() -> None:
         async with FakeCluster(1, backend=backend, router_overrides=overrides) as c:
             status, body = await post(c.url, {"prompt": [1], "max_tokens": 2})
             assert status == 504 and "timed out" in body["error"]["message"]
+
+    asyncio.run(go())
+
+
+def test_slow_load_polls_do_not_take_instances_out_of_routing() -> None:
+    """A busy engine answers /metrics late; until poll_misses_to_down misses in a row it stays routable."""
+
+    async def go() -> None:
+        slow = FakeBackendConfig(token_delay_s=0.01, metrics_delay_s=0.3)
+        cluster = FakeCluster(2, backend=slow, adapter=VllmEngine(load_timeout_s=0.05))
+        cluster.router_overrides = {"load_poll_interval_s": 0.01, "poll_misses_to_down": 1000}
+        async with cluster as c:
+            await asyncio.sleep(0.5)  # several polls time out on both instances
+            assert c.router is not None and c.router.state.counters.poll_misses >= 2
+            results = await asyncio.gather(*(post(c.url, {"prompt": [i + 1], "max_tokens": 5}) for i in range(6)))
+            assert [status for status, _ in results] == [200] * 6
+            assert c.router.state.healthy_ids() == [0, 1]
+
+    asyncio.run(go())
+
+
+def test_repeated_poll_misses_or_a_refused_connection_take_an_instance_out() -> None:
+    async def go() -> None:
+        configs = [FakeBackendConfig(metrics_delay_s=0.3), FakeBackendConfig()]
+        cluster = FakeCluster(2, backend_configs=configs, adapter=VllmEngine(load_timeout_s=0.05))
+        cluster.router_overrides = {"load_poll_interval_s": 0.01, "poll_misses_to_down": 2}
+        async with cluster as c:
+            assert c.router is not None
+            await asyncio.sleep(0.4)
+            assert c.router.state.healthy_ids() == [1]  # instance 0: two slow polls in a row
+            await c.backends[1].stop()  # its port now refuses connections
+            await asyncio.sleep(0.2)
+            assert c.router.state.healthy_ids() == []
 
     asyncio.run(go())
