@@ -39,7 +39,7 @@ for s in $SCHEDULERS; do   # schedulers outermost: the slowest loads of every sc
   if [ "$WHICH" = all ] || [ "$WHICH" = bimodal ]; then
     for r in $BIMODAL_LOADS; do echo "$BIMODAL_EXP arrival.rate=$r bimodal/r$r/$s $s $EXTRA $BIMODAL_EXTRA"; done
   fi
-done > "$jobs_file"
+done | sed 's/[[:space:]]*$//' > "$jobs_file"  # xargs -L joins a line ending in a blank to the next
 echo "sim_eval: $(wc -l < "$jobs_file") jobs, $JOBS at a time, repeats=$REPEATS -> $OUT_DIR"
 
 run_job() {  # EXPERIMENT LOAD_OVERRIDE SUBDIR SCHEDULER [OVERRIDE ...]
