@@ -6,7 +6,9 @@ front of running OpenAI-compatible engines.
 Model facts (served name, max_model_len) come from the workers' /v1/models and their KV capacity
 from the engines' /metrics (vLLM: vllm:cache_config_info). L4's cost model is a fitted profile
 (`--perf-profile <gpu>/<model>[/<backend>]` under results/profiles) or, with a warning, the analytic
-roofline model. SIGTERM/SIGINT drain: stop accepting, let requests in flight finish (at most
+roofline model. `--kv-transfer nixl` (workers started with vLLM's NixlConnector, kv_role kv_both) makes
+bound hops pull the source's KV instead of recomputing it, and L4 prices them by conf/migration/kv_transfer.yaml
+(a fitted stall: refit it for your host, `--migration-arg bandwidth_bytes_per_s=...`). SIGTERM/SIGINT drain: stop accepting, let requests in flight finish (at most
 --drain-timeout-s), exit 0. Every bad argument is one `error:` line and exit 2.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import inspect
 import logging
 import signal
@@ -50,22 +53,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-num-batched-tokens", type=int, default=8192, help="the engines' token budget per step")
     p.add_argument("--ready-timeout-s", type=float, default=60.0, help="wait this long for the workers")
     p.add_argument("--drain-timeout-s", type=float, default=30.0, help="on SIGTERM, wait this long for requests")
+    p.add_argument("--kv-transfer", choices=("nixl",), default=None,
+                   help="bound hops move the KV through the workers' NixlConnector (default: recompute)")
+    p.add_argument("--migration-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="override conf/migration/<mode>.yaml (e.g. fixed_s=0.05, bandwidth_bytes_per_s=2e10)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return p
 
 
-def _scheduler_overrides(pairs: list[str]) -> dict[str, Any]:
+def _scheduler_overrides(pairs: list[str], flag: str = "--scheduler-arg") -> dict[str, Any]:
     import yaml
 
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--scheduler-arg: expected KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag}: expected KEY=VALUE, got {pair!r}")
         try:
             out[key] = yaml.safe_load(value)
         except yaml.YAMLError:
-            raise ConfigError(f"--scheduler-arg {key}: not a YAML value: {value!r}") from None
+            raise ConfigError(f"{flag} {key}: not a YAML value: {value!r}") from None
+        if isinstance(out[key], str):  # YAML 1.1 reads 2e10 as a string; a shell user means the number
+            with contextlib.suppress(ValueError):
+                out[key] = float(out[key])
     return out
 
 
@@ -136,6 +146,20 @@ def build_perf(args: argparse.Namespace, model_id: str, root: str | None, needs_
     return AnalyticPerfModel(model, gpu), f"analytic (gpu={gpu.name}, model={model.name})"
 
 
+def build_migration(args: argparse.Namespace, perf: Any) -> Any:
+    """How hops cost (conf/migration/<mode>.yaml + --migration-arg), sized by the model's KV bytes per token."""
+    from omegaconf import OmegaConf
+
+    from l4bench.cli import call_accepted, conf_dir, make_partial
+
+    mode = "kv_transfer" if args.kv_transfer else "recompute"
+    node = OmegaConf.load(conf_dir() / "migration" / f"{mode}.yaml")
+    extra = _scheduler_overrides(args.migration_arg, "--migration-arg")
+    partial = make_partial(OmegaConf.merge(node, extra), f"--migration-arg.{mode}")
+    per_token = int(perf.model.kv_bytes_per_token) if perf is not None and hasattr(perf, "model") else 0
+    return call_accepted(partial, kv_bytes_per_token=per_token)
+
+
 def _needs_perf(scheduler: str) -> str:
     """required | optional | none: whether the scheduler's constructor takes a performance model."""
     from hydra.utils import get_method
@@ -175,16 +199,19 @@ async def build(args: argparse.Namespace) -> Any:
     if not max_len:
         raise ConfigError("--worker-urls: the workers report no max_model_len; pass --model NAME")
     cluster = ClusterSpec(len(urls), int(max_len), int(kv), args.max_num_seqs, args.max_num_batched_tokens)
-    make = scheduler_factory(args.scheduler, cluster, perf, args.seed, overrides, option="--scheduler-arg")
+    migration = build_migration(args, perf)
+    make = scheduler_factory(args.scheduler, cluster, perf, args.seed, overrides, option="--scheduler-arg",
+                             migration=migration)
     scheduler = make()
     config = RouterConfig(model_name=facts.model_id, max_model_len=cluster.max_model_len,
-                          api_key=args.api_key, kv_capacity_tokens=cluster.kv_capacity_tokens)
+                          api_key=args.api_key, kv_capacity_tokens=cluster.kv_capacity_tokens,
+                          kv_transfer=args.kv_transfer, kv_bytes_per_token=migration.kv_bytes_per_token)
     endpoints = [Endpoint(i, u) for i, u in enumerate(urls)]
     router = await open_router(endpoints, scheduler, adapter, config, args.host, args.port)
     print(
         f"l4bench-router: {router.url} -> {len(urls)} workers of {facts.model_id} "
         f"(max_model_len {cluster.max_model_len}, KV {cluster.kv_capacity_tokens} tokens each); "
-        f"scheduler {args.scheduler}; cost model {cost_model}",
+        f"scheduler {args.scheduler}; cost model {cost_model}; hops {migration.mode}",
         flush=True,
     )
     return router

@@ -103,6 +103,30 @@ async def _drain() -> None:
     assert rc == 0 and "draining 1 requests" in out and "stopped" in out
 
 
+async def _kv_router() -> None:
+    backends = [FakeBackend(FakeBackendConfig(token_delay_s=0.005)) for _ in range(2)]
+    urls = [await b.start() for b in backends]
+    args = ["--worker-urls", *urls, "--scheduler", "l4", "--model", "tiny-llama", "--kv-transfer", "nixl",
+            "--migration-arg", "bandwidth_bytes_per_s=2e10"]
+    proc, url, banner = await start_router(args)
+    try:
+        assert "hops kv_transfer" in banner
+        async with aiohttp.ClientSession() as s:
+            ev = await sse(s, url + "/v1/completions", {"prompt": [1, 2, 3], "max_tokens": 8, "stream": True})
+            assert ev[-1] == "[DONE]" and ev[-2]["l4bench"]["error"] is None
+        async with aiohttp.ClientSession() as s, s.get(url + "/metrics") as r:
+            assert "l4bench_router_kv_transfer_hops_total" in await r.text()
+    finally:
+        proc.kill()
+        await proc.wait()
+        for b in backends:
+            await b.stop()
+
+
+def test_kv_transfer_flag_prices_hops_by_kv_and_serves() -> None:
+    asyncio.run(_kv_router())
+
+
 def test_sigterm_drains_requests_in_flight_and_exits_0() -> None:
     asyncio.run(_drain())
 
@@ -124,6 +148,8 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
         (["--scheduler-arg", "novalue"], "--scheduler-arg: expected KEY=VALUE"),
         ([], "the workers serve 'fake-model', which matches no conf/model option"),
         (["--gpu", "tpu", "--model", "tiny-llama"], "--gpu: unknown gpu 'tpu'"),
+        (["--kv-transfer", "nixl", "--migration-arg", "nope=1", "--model", "tiny-llama"],
+         "--migration-arg.kv_transfer.nope: not an option"),
     ],
 )
 def test_bad_arguments_are_one_line_exit_2(args: list[str], needle: str) -> None:
