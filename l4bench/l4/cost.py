@@ -4,12 +4,17 @@ The performance model is reached through one narrow protocol (``StepTimeModel.st
 probed once, at construction, on a grid of batch shapes, and summarized by an affine surrogate
 
     step_time = a + b * num_tokens + q * num_seqs + c * decode_context_sum + d * spread + g * num_decodes * decode_context_max
-                  + h * prefill_attention_tokens,   spread = ctx_sum * (1 - mean_ctx / max_ctx)
+                  + h * prefill_attention_tokens + x * decode_context_max,   spread = ctx_sum * (1 - mean_ctx / max_ctx)
 
 (spread: l4bench.l4.spread, the project's one definition; fitted by l4bench.l4.nnls.fit_relative,
 non-negative least squares on relative error, the routine the profile fits use too). The ``d`` and
 ``g`` terms carry the length-mix penalty (split-KV kernels pay for the longest context in the batch);
-both vanish or shrink for a length-homogeneous batch. With the surrogate, a stage's steady state has
+both vanish or shrink for a length-homogeneous batch. ``x`` is a per-step cost of the longest context
+alone: kernels that do not split a long sequence's KV across thread blocks (vLLM's Triton unified
+attention above 16 sequences, FA2) make every sequence of the step wait for the longest one, so the
+step pays ~1 us per token of the longest context whatever the batch size (the measured H200
+TRITON_ATTN fit's ``split_2d_context_max``). For a stage it adds to the per-step base, x * its longest
+context. With the surrogate, a stage's steady state has
 a closed form (see README.md), so the whole table of K^2 N costs is a few numpy expressions.
 """
 
@@ -33,6 +38,7 @@ from l4bench.types import InstanceView
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 OVERLOAD_COST = 1e9  # fallback cost per unit of overload when no partition is feasible
+MAX_CONTEXT_MIN_SEQS = (0, 4, 8, 16, 32, 64)  # candidate batch thresholds of the longest-context term
 GOODPUT_TIEBREAK = 1e-4  # weight of mean E2E inside the goodput objective (breaks ties)
 
 
@@ -63,6 +69,8 @@ class AffineStepTime:
     per_spread_token_s: float
     per_padded_token_s: float
     per_attention_pair_s: float
+    per_max_context_s: float = 0.0
+    max_context_min_seqs: int = 0  # the x term applies to batches of more decodes than this
     max_rel_error: float = 0.0
 
     def step_s(
@@ -84,7 +92,12 @@ class AffineStepTime:
             + self.per_spread_token_s * spread
             + self.per_padded_token_s * num_decodes * ctx_max
             + self.per_attention_pair_s * attention
+            + self.per_max_context_s * (ctx_max if self.pays_max_context(num_tokens, num_decodes) else 0.0)
         )
+
+    def pays_max_context(self, num_tokens: float, num_decodes: float) -> bool:
+        """Whether the longest-context term applies: more decodes than its threshold, or a prefill chunk."""
+        return num_decodes > self.max_context_min_seqs or num_tokens > num_decodes
 
     def view_load_s(self, view: InstanceView, chunk_tokens: int) -> float:
         """Predicted load of an instance: its step time, stretched by queued prefill chunks."""
@@ -107,19 +120,20 @@ def _probe_shapes(max_len: int, max_seqs: int, chunk: int, kv_cap: int) -> list[
     for bsz, hi, ratio, pf in itertools.product(sizes, his, (1, 8, 64), (0, chunk // 2)):
         lo = max(1, hi // ratio)
         ctx_sum = hi if bsz == 1 else hi + (bsz - 1) * (lo + hi) // 2
-        if ctx_sum > kv_cap:
-            continue
-        shapes.append(
-            BatchShape(
-                num_prefill_tokens=pf,
-                num_prefill_seqs=int(pf > 0),
-                prefill_attention_tokens=pf * pf / 2.0,
-                num_decodes=bsz,
-                decode_context_sum=ctx_sum,
-                decode_context_max=hi,
-                decode_context_min=lo if bsz > 1 else hi,
+        # contexts spread evenly between lo and hi, and one hi among bsz - 1 at lo (the mix L4 avoids)
+        sums = {ctx_sum, hi + (bsz - 1) * lo} if bsz > 2 and ratio > 1 else {ctx_sum}
+        for total in sorted(t for t in sums if t <= kv_cap):
+            shapes.append(
+                BatchShape(
+                    num_prefill_tokens=pf,
+                    num_prefill_seqs=int(pf > 0),
+                    prefill_attention_tokens=pf * pf / 2.0,
+                    num_decodes=bsz,
+                    decode_context_sum=total,
+                    decode_context_max=hi,
+                    decode_context_min=lo if bsz > 1 else hi,
+                )
             )
-        )
     for pf, before in itertools.product((256, max(256, chunk // 4), chunk), (0, max_len // 4)):
         shapes.append(
             BatchShape(
@@ -132,9 +146,15 @@ def _probe_shapes(max_len: int, max_seqs: int, chunk: int, kv_cap: int) -> list[
 def fit_affine(
     perf: StepTimeModel, max_model_len: int, max_num_seqs: int, chunk_tokens: int, kv_capacity_tokens: int
 ) -> AffineStepTime:
-    """Probe ``perf`` on a grid of batch shapes and fit the affine surrogate (relative error)."""
+    """Probe ``perf`` on a grid of batch shapes and fit the affine surrogate (relative error).
+
+    The longest-context term applies to steps with a prefill chunk or more decodes than a threshold,
+    picked from MAX_CONTEXT_MIN_SEQS by the lowest mean relative error (a kernel may switch to an
+    unsplit path above some batch size or with a prefill in the batch, e.g. vLLM's Triton unified
+    attention); ties keep the smallest.
+    """
     shapes = _probe_shapes(max_model_len, max_num_seqs, chunk_tokens, kv_capacity_tokens)
-    x = np.array(
+    base = np.array(
         [
             [
                 1.0,
@@ -149,10 +169,20 @@ def fit_affine(
         ]
     )
     y = np.array([perf.step_time_s(s) for s in shapes])
-    coef = fit_relative(x, y)
-    rel = np.abs(x @ coef - y) / np.maximum(y, 1e-9)
-    a, b, q, c, d, g, h = (float(v) for v in coef)
-    return AffineStepTime(a, b, q, c, d, g, h, max_rel_error=float(rel.max()))
+    decodes = np.array([s.num_decodes for s in shapes])
+    has_prefill = np.array([s.num_prefill_tokens > 0 for s in shapes])
+    ctx_max = np.array([float(s.decode_context_max) for s in shapes])
+    best: tuple[float, int, FloatArray, FloatArray] | None = None
+    for min_seqs in MAX_CONTEXT_MIN_SEQS:
+        x = np.column_stack([base, np.where((decodes > min_seqs) | has_prefill, ctx_max, 0.0)])
+        coef = fit_relative(x, y)
+        rel = np.abs(x @ coef - y) / np.maximum(y, 1e-9)
+        if best is None or rel.mean() < best[0] - 1e-9:
+            best = (float(rel.mean()), min_seqs, coef, rel)
+    assert best is not None
+    _, min_seqs, coef, rel = best
+    a, b, q, c, d, g, h, x_max = (float(v) for v in coef)
+    return AffineStepTime(a, b, q, c, d, g, h, x_max, min_seqs, max_rel_error=float(rel.max()))
 
 
 @dataclass(frozen=True)
@@ -232,7 +262,13 @@ def stage_cost_table(
     )
     rho = work * inv_m  # fraction of each instance's time spent on marginal (load-proportional) work
     ok = rho < p.max_utilization
-    tau = step.base_s / np.where(ok, 1.0 - rho, 1.0)
+    # the longest-context term is a per-step cost, so it joins the base of the stage's steps, for stages
+    # whose instances batch more decodes than its threshold (judged without it, then with it)
+    slack = np.where(ok, 1.0 - rho, 1.0)
+    tau = step.base_s / slack
+    if step.per_max_context_s > 0.0:
+        with_max = (step.base_s + step.per_max_context_s * dmax) / slack
+        tau = np.where(dec * inv_m * with_max > step.max_context_min_seqs, with_max, tau)
     batch = dec * inv_m * tau
     kv = dsum * inv_m * tau
     # resident KV fluctuates: a Poisson number of residents (mean = batch) with E[L^2] <= E[L] L_max

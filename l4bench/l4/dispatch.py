@@ -76,10 +76,9 @@ def predicted_e2e_s(
     waiting = view.num_waiting_tokens
     waiting_s = prefill_compute_s(step, waiting, chunk_tokens) if waiting > 0 else 0.0
     queued = waiting_s if waiting_s > queued_s else queued_s
-    tau = (
-        step.base_s
-        + (step.per_token_s + step.per_seq_s) * (n + 1)
-        + step.per_context_token_s * (view.num_context_tokens + context_tokens)
+    # the step with the request decoding there too: its context joins the sum and may become the longest
+    tau = step.step_s(
+        n + 1, n + 1, view.num_context_tokens + context_tokens, n + 1, max(view.max_context_tokens, context_tokens)
     )
     own = queued + prefill_s + expected_output_tokens * tau
     # KV: if the instance cannot hold the request next to what it holds and has queued, it waits

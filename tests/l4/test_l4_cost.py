@@ -17,6 +17,7 @@ from l4bench.l4 import (
     partition,
     stage_cost_table,
 )
+from l4bench.perf.base import BatchShape
 
 
 def params(objective: Objective = Objective.MEAN_E2E, migrating: bool = True) -> CostParams:
@@ -67,6 +68,46 @@ def test_affine_fit_recovers_linear_model():
     step = fit_affine(perf, 32768, 256, 8192, KV_CAPACITY)
     assert step.max_rel_error < 1e-6
     assert step.base_s == pytest.approx(0.01) and step.per_spread_token_s == pytest.approx(5e-8, rel=1e-4)
+
+
+class UnsplitLongestPerfModel(LinearPerfModel):
+    """LinearPerfModel plus a per-step cost of the longest context for batches of > 16 decodes or
+    with a prefill chunk: the shape of vLLM's Triton unified attention (its 2-D, unsplit path)."""
+
+    def __init__(self, per_max_s: float = 1e-6, min_seqs: int = 16) -> None:
+        super().__init__(d=0.0)
+        self.per_max_s, self.min_seqs = per_max_s, min_seqs
+
+    def step_time_s(self, batch: BatchShape) -> float:
+        unsplit = batch.num_decodes > self.min_seqs or batch.num_prefill_tokens > 0
+        return super().step_time_s(batch) + (self.per_max_s * batch.decode_context_max if unsplit else 0.0)
+
+
+def test_affine_fit_finds_the_longest_context_term_and_its_batch_threshold():
+    step = fit_affine(UnsplitLongestPerfModel(), 32768, 256, 8192, KV_CAPACITY)
+    assert step.max_context_min_seqs == 16 and step.per_max_context_s == pytest.approx(1e-6, rel=1e-3)
+    assert step.max_rel_error < 1e-3
+    # one 32k context among 63 at 1k costs ~33 ms more than the same batch at 1k (the fit reproduces it)
+    mixed = step.step_s(64, 64, 32768 + 63 * 1024, 64, 32768)
+    short = step.step_s(64, 64, 64 * 1024, 64, 1024)
+    assert mixed - short == pytest.approx(1e-6 * (32768 - 1024) + 5e-8 * (32768 - 1024), rel=1e-3)
+    assert fit_affine(LinearPerfModel(), 32768, 256, 8192, KV_CAPACITY).per_max_context_s == pytest.approx(0, abs=1e-12)
+
+
+def test_longest_context_term_makes_the_dp_separate_lengths():
+    e = make_bin_edges(8, 64, 32768)
+    rng = np.random.default_rng(0)
+    prompts = np.concatenate([rng.integers(64, 512, 400), rng.integers(8000, 30000, 20)])
+    outputs = rng.integers(50, 300, len(prompts))
+    st = bin_stats(e, prompts, outputs, window_s=len(prompts) / 20.0)
+    gain = {}  # cost of one pooled stage of all four instances over the best partition's
+    for name, perf in (("additive", LinearPerfModel(d=0.0)), ("unsplit", UnsplitLongestPerfModel(per_max_s=3e-6))):
+        step = fit_affine(perf, 32768, 256, 8192, KV_CAPACITY)
+        table = stage_cost_table(st, e, 4, step, params(Objective.MEAN_E2E, True))
+        best = partition(table.cost)
+        assert best.num_stages >= 2
+        gain[name] = table.cost[0, len(e) - 1, 4] / best.total_cost
+    assert gain["unsplit"] > 1.5 * gain["additive"]  # the per-step longest-context cost is what splitting saves
 
 
 def _table(objective=Objective.MEAN_E2E, rate=20.0, n=4, migrating=True):
