@@ -8,6 +8,7 @@ baseline, the issue's goals name two fixed comparators, least_requests and the s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,32 @@ def schedulers_markdown(df: pd.DataFrame, label: str) -> str:
     return "\n".join(lines)
 
 
+def moves_markdown(sweep: Path, key: str, label: str) -> str:
+    """Per load and scheduler (means over repeats): what L4's moves cost, from the summaries.
+
+    Migrations (hops and balancing moves), context tokens recomputed by them and by preemptions as a
+    share of the input tokens, preemptions (KV full), peak concurrency and mean TPOT.
+    """
+    rows: dict[tuple[float, str], list[dict[str, Any]]] = {}
+    for path in sorted(sweep.rglob("summary.json")):
+        doc = json.loads(path.read_text())
+        load = float(doc["meta"]["arrival"][key.split(".", 1)[-1]])
+        for rep in doc.get("per_repeat", []):
+            for name, v in rep["schedulers"].items():
+                rows.setdefault((load, name), []).append(v)
+    head = ["load", "scheduler", "migrations", "recomputed tokens (% of input)", "preemptions",
+            "peak concurrent requests", "mean TPOT ms"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (load, name), vs in sorted(rows.items()):
+        def mean(k: str, vs: list[dict[str, Any]] = vs) -> float:
+            return sum(float(v.get(k) or 0.0) for v in vs) / len(vs)
+        share = 100.0 * mean("recomputed_tokens") / max(mean("total_input_tokens"), 1.0)
+        lines.append(f"| {label.format(load=f'{load:g}')} | {name} | {mean('migrations'):.0f} | "
+                     f"{mean('recomputed_tokens') / 1e6:.1f} M ({share:.0f}%) | {mean('num_preemptions'):.0f} | "
+                     f"{mean('max_concurrent_requests'):.0f} | {mean('mean_tpot_ms'):.0f} |")
+    return "\n".join(lines)
+
+
 def render_backend(root: Path, backend: str) -> str:
     """The README body of results/l4_eval/h200_<backend>: per workload, the three tables."""
     base = root / "results" / "l4_eval" / f"h200_{backend}"
@@ -90,7 +117,10 @@ def render_backend(root: Path, backend: str) -> str:
                   "L4 against the issue's two named comparators (paired ratios, same CI):",
                   goals_markdown(df, label),
                   "Every scheduler (mean over repeats [95% t-interval]):",
-                  schedulers_markdown(df, label)]
+                  schedulers_markdown(df, label),
+                  "What the moves cost (means over repeats; recomputed tokens count hops, balancing moves and "
+                  "preemptions):",
+                  moves_markdown(base / workload, key, label)]
     for sweep in sorted((base / "static_sweep").glob("*/")):
         parts += [f"static_ranges boundary sweep `static_sweep/{sweep.name}` (one repeat, seed 0; even split of "
                   "the 16 instances between the two ranges):", static_sweep.markdown(static_sweep.collect(sweep))]
