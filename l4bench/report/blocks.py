@@ -33,6 +33,7 @@ def _load_generators() -> None:
     """Import the modules that register generators (kept lazy: they import pandas)."""
     import l4bench.report.h200_eval  # noqa: F401
     import l4bench.report.kv_hop  # noqa: F401
+    import l4bench.report.kv_hop_sim  # noqa: F401
     import l4bench.report.live_tables  # noqa: F401
     import l4bench.report.premise  # noqa: F401
     import l4bench.report.repeats_eval  # noqa: F401
