@@ -33,7 +33,7 @@ for item in $PLAN; do
       if nice "$PY" -m l4bench +experiment=kv_hop_sim "${args[@]}" "perf.profile=h200/llama-3.1-8b/$backend" \
           "arrival.rate=$rate" "experiment.repeats=$REPEATS" "results_dir=$dir/.runs" > "$dir/run.log" 2>&1; then
         run=$(ls -td "$dir"/.runs/kv_hop_sim/*/ | head -1)
-        cp "$run/summary.json" "$run/comparison.csv" "$dir/"
+        cp "$run/summary.json" "$run/comparison.csv" "$run/config_resolved.yaml" "$dir/"
       else
         failed+=("$dir")
       fi

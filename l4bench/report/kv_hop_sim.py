@@ -94,6 +94,7 @@ def ratios_markdown(df: pd.DataFrame) -> str:
         ("l4 KV (bound) / l4 recompute", ("kv_bound", "l4"), ("recompute", "l4")),
         ("always-hop KV (measured) / recompute", ("kv_transfer", "l4_always_hop"), ("recompute", "l4_always_hop")),
         ("always-hop KV (bound) / recompute", ("kv_bound", "l4_always_hop"), ("recompute", "l4_always_hop")),
+        ("always-hop / l4 (both recompute)", ("recompute", "l4_always_hop"), ("recompute", "l4")),
         ("l4 / l4_no_migration", ("recompute", "l4"), ("recompute", "l4_no_migration")),
         ("l4 / least_requests", ("recompute", "l4"), ("recompute", "least_requests")),
     ]
