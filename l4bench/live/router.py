@@ -184,28 +184,17 @@ class RouterServer:
 
     async def _poll_one(self, endpoint: Endpoint) -> None:
         assert self._session is not None
-        iid = endpoint.instance_id
+        iid, misses_to_down = endpoint.instance_id, self.config.poll_misses_to_down
         try:
             load = await self.adapter.fetch_load(self._session, endpoint.url)
         except asyncio.TimeoutError:  # slow (aiohttp's timeouts are TimeoutErrors): keep its last load
-            self._poll_missed(iid)
-            return
+            self.state.poll_missed(iid, misses_to_down)
         except (aiohttp.ClientConnectionError, OSError):  # refused / reset: the instance is gone
             self.state.failed_down.add(iid)
-            return
         except (aiohttp.ClientError, ValueError):  # an error status or unreadable metrics
-            self._poll_missed(iid)
-            return
-        self.state.poll_misses[iid] = 0
-        self.state.loads[iid] = load
-        self.state.failed_down.discard(iid)
-
-    def _poll_missed(self, instance_id: int) -> None:
-        self.state.counters.poll_misses += 1
-        misses = self.state.poll_misses.get(instance_id, 0) + 1
-        self.state.poll_misses[instance_id] = misses
-        if misses >= self.config.poll_misses_to_down:
-            self.state.failed_down.add(instance_id)
+            self.state.poll_missed(iid, misses_to_down)
+        else:
+            self.state.poll_succeeded(iid, load)
 
     async def _poll_loop(self) -> None:
         while True:

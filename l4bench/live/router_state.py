@@ -116,6 +116,20 @@ class RouterState:
         """A fresh scheduler request id."""
         return next(self._seq)
 
+    def poll_succeeded(self, instance_id: int, load: EngineLoad) -> None:
+        """A load poll answered: record the load; the instance is routable again."""
+        self.poll_misses[instance_id] = 0
+        self.loads[instance_id] = load
+        self.failed_down.discard(instance_id)
+
+    def poll_missed(self, instance_id: int, misses_to_down: int) -> None:
+        """A load poll timed out or was unreadable: out of routing after misses_to_down in a row."""
+        self.counters.poll_misses += 1
+        misses = self.poll_misses.get(instance_id, 0) + 1
+        self.poll_misses[instance_id] = misses
+        if misses >= misses_to_down:
+            self.failed_down.add(instance_id)
+
     def is_healthy(self, instance_id: int) -> bool:
         """Not marked down, neither by the operator nor by a failure."""
         return instance_id not in self.sticky_down and instance_id not in self.failed_down
