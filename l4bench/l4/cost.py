@@ -4,16 +4,18 @@ The performance model is reached through one narrow protocol (``StepTimeModel.st
 probed once, at construction, on a grid of batch shapes, and summarized by an affine surrogate
 
     step_time = a + b * num_tokens + q * num_seqs + c * decode_context_sum + d * spread + g * num_decodes * decode_context_max
-                  + h * prefill_attention_tokens + x * decode_context_max,   spread = ctx_sum * (1 - mean_ctx / max_ctx)
+                  + h * prefill_attention_tokens + x * decode_context_max [num_decodes > T or a prefill],
+    spread = ctx_sum * (1 - mean_ctx / max_ctx)
 
 (spread: l4bench.l4.spread, the project's one definition; fitted by l4bench.l4.nnls.fit_relative,
 non-negative least squares on relative error, the routine the profile fits use too). The ``d`` and
 ``g`` terms carry the length-mix penalty (split-KV kernels pay for the longest context in the batch);
 both vanish or shrink for a length-homogeneous batch. ``x`` is a per-step cost of the longest context
-alone: kernels that do not split a long sequence's KV across thread blocks (vLLM's Triton unified
-attention above 16 sequences, FA2) make every sequence of the step wait for the longest one, so the
-step pays ~1 us per token of the longest context whatever the batch size (the measured H200
-TRITON_ATTN fit's ``split_2d_context_max``). For a stage it adds to the per-step base, x * its longest
+alone, for steps above a fitted batch threshold or with a prefill chunk: a kernel that stops
+splitting a long sequence's KV across thread blocks (vLLM's Triton unified attention above 16
+sequences) makes every sequence of the step wait for the longest one, so the step pays ~1 us per
+token of the longest context whatever the batch size (the measured H200 TRITON_ATTN fit's
+``split_2d_context_max``). For a stage it adds to the per-step base, x * its longest
 context. With the surrogate, a stage's steady state has
 a closed form (see README.md), so the whole table of K^2 N costs is a few numpy expressions.
 """
@@ -263,7 +265,7 @@ def stage_cost_table(
     rho = work * inv_m  # fraction of each instance's time spent on marginal (load-proportional) work
     ok = rho < p.max_utilization
     # the longest-context term is a per-step cost, so it joins the base of the stage's steps, for stages
-    # whose instances batch more decodes than its threshold (judged without it, then with it)
+    # whose instances batch more decodes than its threshold (the batch judged with the term in the step)
     slack = np.where(ok, 1.0 - rho, 1.0)
     tau = step.base_s / slack
     if step.per_max_context_s > 0.0:
