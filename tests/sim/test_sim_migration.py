@@ -14,7 +14,9 @@ from l4bench.l4.migration import KvTransferMigration, RecomputeMigration
 from l4bench.perf.constant import ConstantPerfModel
 from l4bench.types import ClusterSpec, Request
 
-#: routes() computed with the code before engine.migration existed (main at d807c67, migration_stall_s=0)
+#: routes() of the default (recompute) simulator: "hop_rr" (the simulator's own hop path) as computed with the
+#: code before engine.migration existed (main at d807c67, migration_stall_s=0); "l4" re-recorded at 9ca52ee,
+#: after L4's surrogate gained its longest-context term (f4078a8), which changes L4's routes on purpose
 BEFORE = json.loads((Path(__file__).parents[1] / "data" / "sim_routes_recompute.json").read_text())
 
 
