@@ -18,6 +18,7 @@ from l4bench.metrics.ci import log_ratio_interval
 from l4bench.report import static_sweep
 from l4bench.report.blocks import register
 from l4bench.report.repeats_eval import collect, markdown_vs_best, schedulers_table, versus_best
+from l4bench.report.tables import ratio_cell
 
 BACKENDS = ("TRITON_ATTN", "FLASH_ATTN")  # add a backend with its README (every generator must be used)
 WORKLOADS = (("mooncake", "arrival.speedup", "Mooncake x{load}"), ("bimodal", "arrival.rate", "bimodal {load} req/s"))
@@ -29,14 +30,6 @@ def paired_ratio(df: pd.DataFrame, load: float, metric: str, name: str, other: s
     if name not in runs or other not in runs:
         return {"mean": None, "low": None, "high": None, "n": 0}
     return log_ratio_interval((runs[name] / runs[other]).dropna().to_numpy())
-
-
-def _cell(ci: dict[str, Any]) -> str:
-    if ci["mean"] is None:
-        return "n/a"
-    if ci["low"] is None:
-        return f"{ci['mean']:.3f}"
-    return f"{ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
 
 
 def _s(v: float) -> str:
@@ -53,7 +46,7 @@ def goals_markdown(df: pd.DataFrame, label: str) -> str:
         def mean_of(name: str, load: float = load) -> str:
             return _s(means.loc[(load, name), "mean_e2el_ms"]) if (load, name) in means.index else "n/a"
         cells = [label.format(load=f"{load:g}"), mean_of("l4"), mean_of("least_requests"), mean_of("static_ranges")]
-        cells += [_cell(paired_ratio(df, load, m, "l4", o)) for m in ("mean_e2el_ms", "p99_e2el_ms")
+        cells += [ratio_cell(paired_ratio(df, load, m, "l4", o)) for m in ("mean_e2el_ms", "p99_e2el_ms")
                   for o in ("least_requests", "static_ranges")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

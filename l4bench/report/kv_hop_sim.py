@@ -17,6 +17,7 @@ import pandas as pd
 from l4bench.metrics.ci import log_ratio_interval, t_interval
 from l4bench.report.blocks import register
 from l4bench.report.repeats_eval import PairingError
+from l4bench.report.tables import ratio_cell
 
 SWEEP = Path("results") / "kv_hop" / "sim_h200_shared"
 ARMS = ("recompute", "kv_transfer", "kv_bound")
@@ -60,10 +61,7 @@ def _ratio(g: pd.DataFrame, metric: str, a: tuple[str, str], b: tuple[str, str])
     both = x.index.intersection(y.index)
     if len(both) == 0:
         return "n/a"
-    ci = log_ratio_interval((x[both] / y[both]).to_numpy())
-    if ci["low"] is None:
-        return f"{ci['mean']:.3f}"
-    return f"{ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
+    return ratio_cell(log_ratio_interval((x[both] / y[both]).to_numpy()))
 
 
 def runs_markdown(df: pd.DataFrame) -> str:

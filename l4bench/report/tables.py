@@ -54,6 +54,15 @@ def cell(s: dict[str, Any], key: str, fmt: str, scale: float = 1.0) -> str:
     return text
 
 
+def ratio_cell(ci: dict[str, Any]) -> str:
+    """A paired ratio from l4bench.metrics.ci.log_ratio_interval as "x [lo, hi]" (n/a when missing)."""
+    if ci["mean"] is None:
+        return "n/a"
+    if ci["low"] is None:
+        return f"{ci['mean']:.3f}"
+    return f"{ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
