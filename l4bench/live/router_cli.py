@@ -61,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _scheduler_overrides(pairs: list[str], flag: str = "--scheduler-arg") -> dict[str, Any]:
+def _key_values(pairs: list[str], flag: str = "--scheduler-arg") -> dict[str, Any]:
+    """KEY=VALUE arguments of a repeatable flag as a dict of YAML values (numbers like 2e10 as floats)."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -154,7 +155,7 @@ def build_migration(args: argparse.Namespace, perf: Any) -> Any:
 
     mode = "kv_transfer" if args.kv_transfer else "recompute"
     node = OmegaConf.load(conf_dir() / "migration" / f"{mode}.yaml")
-    extra = _scheduler_overrides(args.migration_arg, "--migration-arg")
+    extra = _key_values(args.migration_arg, "--migration-arg")
     partial = make_partial(OmegaConf.merge(node, extra), f"--migration-arg.{mode}")
     per_token = int(perf.model.kv_bytes_per_token) if perf is not None and hasattr(perf, "model") else 0
     return call_accepted(partial, kv_bytes_per_token=per_token)
@@ -184,7 +185,7 @@ async def build(args: argparse.Namespace) -> Any:
     load_option("scheduler", args.scheduler, "--scheduler")
     if is_external(args.scheduler):
         raise ConfigError(f"--scheduler: '{args.scheduler}' is an external router; run that router itself")
-    overrides = _scheduler_overrides(args.scheduler_arg)
+    overrides = _key_values(args.scheduler_arg)
     urls = [u.rstrip("/") for u in args.worker_urls]
     adapter = _adapter(args.engine)
     async with aiohttp.ClientSession() as session:
