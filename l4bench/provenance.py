@@ -7,6 +7,7 @@ is what reports call before merging runs, so numbers of different builds are nev
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
@@ -18,6 +19,9 @@ from typing import Any
 from l4bench import __version__
 
 UNKNOWN = "unknown"
+# Set to the commit of a clean checkout whose files were copied elsewhere without a usable .git
+# (the GPU host gets a working tree with a stale .git): recorded instead of asking git.
+CODE_COMMIT_ENV = "L4BENCH_CODE_COMMIT"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -38,8 +42,12 @@ def git_state(package_dir: Path = _PACKAGE_DIR) -> dict[str, Any]:
 
     The package must be tracked by that repository (an installed wheel inside some other repo's
     tree is not a checkout of l4bench). Dirty means tracked files differ from the commit
-    (untracked files, e.g. results/, do not count).
+    (untracked files, e.g. results/, do not count). $L4BENCH_CODE_COMMIT, when set, is taken as the
+    commit of a clean copy instead (``git_commit_source`` says so).
     """
+    told = os.environ.get(CODE_COMMIT_ENV, "").strip()
+    if told:  # a copy of a checkout whose .git is absent or stale (e.g. a working tree sent to a GPU host)
+        return {"git_commit": told, "git_dirty": False, "git_commit_source": CODE_COMMIT_ENV}
     commit = _git(["rev-parse", "HEAD"], package_dir)
     tracked = _git(["ls-files", "--error-unmatch", "__init__.py"], package_dir)
     if not commit or tracked is None:

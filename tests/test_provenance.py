@@ -33,6 +33,15 @@ def test_git_state_without_git_on_path_is_unknown(monkeypatch):
     assert git_state()["git_commit"] == "unknown"
 
 
+def test_git_state_takes_the_commit_a_copy_was_told(monkeypatch, tmp_path):
+    (tmp_path / "__init__.py").write_text("")
+    monkeypatch.setenv("L4BENCH_CODE_COMMIT", "abc1234")
+    assert git_state(tmp_path) == {"git_commit": "abc1234", "git_dirty": False,
+                                   "git_commit_source": "L4BENCH_CODE_COMMIT"}
+    monkeypatch.setenv("L4BENCH_CODE_COMMIT", " ")
+    assert git_state(tmp_path)["git_commit"] == "unknown"
+
+
 def test_gpu_without_nvidia_smi_says_so(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     gpu = provenance.nvidia_gpus()
