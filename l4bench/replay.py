@@ -180,7 +180,7 @@ def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
                     plan.experiment, r, name, s.get("completed"), s.get("failed"),
                     s.get("mean_e2el_ms") or 0.0, s.get("p99_e2el_ms") or 0.0, s.get("migrations"),
                 )
-            writer.refresh(final=True)
+            writer.refresh()
     finally:
         bar.close()
         if owns_engine:

@@ -122,12 +122,12 @@ class ResultsWriter:
         self.light.append(df[_LIGHT_COLUMNS])
         if rep.index == 0:
             self.timelines[name] = result.timeline
-        self.refresh(final=False, only=name)
+        self.refresh(only=name)
         return entry
 
-    def refresh(self, final: bool, only: str | None = None) -> None:
-        """Recompute the headline entries (only one scheduler's, if given; when final, also the
-        ratios and comparison.csv) and write summary.json."""
+    def refresh(self, only: str | None = None) -> None:
+        """Recompute the headline entries (only one scheduler's, if given), the ratios to the best
+        baseline and comparison.csv, and write summary.json."""
         from l4bench.metrics.repeats import aggregate, versus_best, versus_each_repeat_best
         from l4bench.metrics.summary import comparison_frame
 
@@ -138,7 +138,7 @@ class ResultsWriter:
             n: aggregate([r[n] for r in reps if n in r]) if only in (None, n) or n not in old else old[n]
             for n in names
         }
-        if final and self.doc["schedulers"]:
+        if self.doc["schedulers"]:  # after every run, so a sweep killed midway keeps its ratios so far
             boot = {"num_resamples": self.plan.bootstrap_resamples,
                     "seeds": [r["bootstrap_seed"] for r in self.doc["per_repeat"]]}
             self.doc["versus_best_baseline"] = versus_best(reps, self.doc["schedulers"], self.latencies, boot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -144,39 +145,66 @@ def write_requests_parquet(df: pd.DataFrame, path: Path | str) -> Path:
 class RequestsParquetWriter:
     """Appends records frames of one schema (one per run) to one requests.parquet, a row group each.
 
-    Rows go to ``<path>.tmp``; ``close`` finishes the file and moves it to ``path`` (also call it
-    when a run fails, so the runs before it are kept).
+    Each frame is first written as a finished file ``<path>.parts/NNNN.parquet``, so the runs done
+    so far survive a process that is killed before ``close`` (``read_requests_parquet`` reads the
+    parts when ``path`` is missing); ``close`` joins them into ``path`` and removes the parts (also
+    call it when a run fails).
     """
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        self._writer: pq.ParquetWriter | None = None
+        self.parts_dir = parts_dir(self.path)
+        self._parts: list[Path] = []
+        self._schema: pa.Schema | None = None
+        self._encodings: dict[str, str] = {}
 
     def append(self, df: pd.DataFrame) -> None:
-        """Write one frame as a row group (the first frame fixes the schema)."""
+        """Write one frame as a finished part file (the first frame fixes the schema)."""
         table, encodings = _stored(df)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(
-                self._tmp, table.schema, compression="zstd",
-                use_dictionary=[c for c in table.column_names if c not in encodings],
-                column_encoding=encodings or None,
-            )
-        self._writer.write_table(table.cast(self._writer.schema))
+        if self._schema is None:
+            self._schema, self._encodings = table.schema, encodings
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        part = self.parts_dir / f"{len(self._parts):04d}.parquet"
+        tmp = part.with_suffix(".tmp")
+        pq.write_table(table.cast(self._schema), tmp, **self._options())
+        tmp.replace(part)
+        self._parts.append(part)
+
+    def _options(self) -> dict[str, Any]:
+        assert self._schema is not None
+        return {"compression": "zstd",
+                "use_dictionary": [c for c in self._schema.names if c not in self._encodings],
+                "column_encoding": self._encodings or None}
 
     def close(self) -> Path:
-        """Finish the file (idempotent); nothing is written when no frame was appended."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-            self._tmp.replace(self.path)
+        """Join the parts into ``path`` (idempotent); nothing is written when no frame was appended."""
+        if self._parts and self._schema is not None:
+            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            with pq.ParquetWriter(tmp, self._schema, **self._options()) as w:
+                for part in self._parts:
+                    w.write_table(pq.read_table(part).cast(self._schema))
+            tmp.replace(self.path)
+            for part in self._parts:
+                part.unlink()
+            self.parts_dir.rmdir()
+            self._parts = []
         return self.path
+
+
+def parts_dir(path: Path) -> Path:
+    """Where RequestsParquetWriter keeps the finished runs of a requests.parquet not yet closed."""
+    return path.with_name(path.name + ".parts")
 
 
 def read_requests_parquet(path: Path | str) -> pd.DataFrame:
     """Read a requests.parquet back; list columns come back as numpy arrays (object column)."""
-    df = pq.read_table(Path(path)).to_pandas()
+    path = Path(path)
+    parts = sorted(parts_dir(path).glob("*.parquet")) if not path.exists() else []
+    if parts:  # a run killed before its writer closed: the runs it finished
+        df = pa.concat_tables([pq.read_table(p) for p in parts]).to_pandas()
+    else:
+        df = pq.read_table(path).to_pandas()
     if _OFFSETS_COL in df.columns:
         times = [
             a + np.asarray(o, dtype=np.float64) / 1e6

@@ -9,6 +9,8 @@ import pytest
 
 from l4bench.metrics.frame import (
     REQUEST_COLUMNS,
+    RequestsParquetWriter,
+    parts_dir,
     read_requests_parquet,
     records_frame,
     write_requests_parquet,
@@ -58,3 +60,18 @@ def test_empty_frame_round_trip(tmp_path: Path) -> None:
     assert df.empty and list(df.columns) == list(REQUEST_COLUMNS)
     back = read_requests_parquet(write_requests_parquet(df, tmp_path / "r.parquet"))
     assert back.empty and list(back.columns) == list(REQUEST_COLUMNS)
+
+
+def test_runs_written_before_a_kill_can_be_read(tmp_path: Path) -> None:
+    """A writer never closed (its process killed mid-sweep) leaves every appended run readable."""
+    path = tmp_path / "requests.parquet"
+    writer = RequestsParquetWriter(path)
+    first, second = records_frame(_runs()[:1]), records_frame(_runs()[1:])
+    writer.append(first)
+    writer.append(second)
+    assert not path.exists()  # no close: as after a SIGKILL
+    back = read_requests_parquet(path)
+    assert back["scheduler"].tolist() == ["rr", "rr", "l4"]
+    writer.close()
+    assert path.exists() and not parts_dir(path).exists()
+    assert read_requests_parquet(path)["request_id"].tolist() == [0, 1, 2]
