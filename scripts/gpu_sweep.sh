@@ -24,7 +24,7 @@ if [ "$MODE" = start ]; then
   cp "$PART"/* /tmp/gpu-stage/ || exit 1
   source /tmp/gpu-stage/install.sh || exit 1
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
+  export PYTHONPATH=/tmp/site:$PWD   # install.sh sets /tmp/site alone; the harness runs from this tree
   nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv > $RES/nvidia_smi.csv
   cat $RES/nvidia_smi.csv
   (setsid nohup nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv -l 5 \

@@ -4,7 +4,7 @@ simulator twin (the same requests, checked by requests_sha256).
 The live sweep lost its third scheduler (static_ranges) when the device machine was given back, and
 its requests.parquet with it, so L4 / least_requests is an *unpaired* ratio here: its CI combines the
 two runs' own request-bootstrap CIs of the mean in log space (independent, hence wider than the
-paired CI the harness computes when a sweep finishes).
+paired CI the harness computes; since 00f8d35 it does so after every run, so a cut-off sweep keeps it).
 """
 
 from __future__ import annotations
