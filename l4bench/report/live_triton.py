@@ -78,4 +78,10 @@ def live_gpu_triton_r1(root: Path) -> str:
             tw = sim["schedulers"]["l4"][key] / sim["schedulers"]["least_requests"][key]
             lines.append(f"\nL4 / least_requests, {label}: live {r:.3f} [{lo:.3f}, {hi:.3f}] (unpaired CI), "
                          f"twin {tw:.3f}.")
+    lines.append("\n\nMean TPOT (ms) per prompt-length class, live / sim: " + "; ".join(
+        f"{name} " + ", ".join(f"{lb['bucket']} {lb['mean_tpot_ms']:.0f} / {sb['mean_tpot_ms']:.0f}"
+                               for lb, sb in zip(live["schedulers"][name]["per_bucket"],
+                                                 sim["schedulers"][name]["per_bucket"], strict=True)
+                               if lb["count"] and lb["mean_tpot_ms"] is not None)
+        for name in live["schedulers"]) + ".")
     return out + "".join(lines)
