@@ -85,3 +85,21 @@ def live_gpu_triton_r1(root: Path) -> str:
                                if lb["count"] and lb["mean_tpot_ms"] is not None)
         for name in live["schedulers"]) + ".")
     return out + "".join(lines)
+
+
+INTERFERENCE = Path("results") / "live" / "gpu_h200_shared_interference"
+
+
+@register("shared_gpu_interference")
+def shared_gpu_interference(root: Path) -> str:
+    """benchmarks/shared_gpu_interference.py on one H200: A's mean TPOT per load of B, per repeat."""
+    doc = json.loads((root / INTERFERENCE / "interference_TRITON_ATTN.json").read_text())
+    idle: dict[int, float] = {}
+    rows = []
+    for i, p in enumerate(doc["phases"]):
+        rep = i // 3
+        if p["b_load"] == "idle":
+            idle[rep] = p["a_tpot_ms_mean"]
+        b = "" if p["b_tpot_ms_mean"] is None else f"{p['b_tpot_ms_mean']:.1f}"
+        rows.append([str(rep), p["b_load"], f"{p['a_tpot_ms_mean']:.1f}", f"{p['a_tpot_ms_mean'] / idle[rep]:.2f}", b])
+    return table(["repeat", "instance B runs", "A mean TPOT (ms)", "A vs B idle", "B mean TPOT (ms)"], rows)
