@@ -168,6 +168,8 @@ def validate(cfg: Any) -> None:
         (cfg.experiment.task in ("replay", "profile"), f"experiment.task: unknown '{cfg.experiment.task}'; valid: replay, profile"),
         (_is_whole(cfg.experiment.get("repeats", 1)) and int(cfg.experiment.get("repeats", 1)) >= 1,
          f"experiment.repeats: {cfg.experiment.get('repeats')!r}; valid: a whole number >= 1"),
+        (_is_whole(cfg.experiment.get("first_repeat", 0)) and int(cfg.experiment.get("first_repeat", 0)) >= 0,
+         f"experiment.first_repeat: {cfg.experiment.get('first_repeat')!r}; valid: a whole number >= 0"),
         (_is_whole(cfg.metrics.get("bootstrap_resamples", 0)) and int(cfg.metrics.get("bootstrap_resamples", 0)) >= 0,
          f"metrics.bootstrap_resamples: {cfg.metrics.get('bootstrap_resamples')!r}; valid: a whole number >= 0 (0: off)"),
     ]
@@ -251,6 +253,7 @@ def run(cfg: Any) -> Path:
         requests=requests,
         seed=int(cfg.seed),
         repeats=int(cfg.experiment.get("repeats", 1)),
+        first_repeat=int(cfg.experiment.get("first_repeat", 0)),
         make_requests=lambda seed: make_requests(seed, rates[0]),
         shuffle_order=_shuffle_order(cfg, is_sim),
         window=MeasurementWindow(**{k: cfg.metrics[k] for k in WINDOW_KEYS if k in cfg.metrics}),

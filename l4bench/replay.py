@@ -2,10 +2,12 @@
 
 Config-free: the CLI builds the objects; this module only runs them and writes
 ``requests.parquet`` (every request of every run, with ``repeat`` and ``is_measured`` columns),
-``summary.json``, ``comparison.csv``, ``timeline.json`` (repeat 0) and ``figures/``.
+``summary.json``, ``comparison.csv``, ``timeline.json`` (the run's first repeat) and ``figures/``.
 ``summary.json`` is rewritten after every run, so a crash loses at most the run in progress.
 
-Repeat r replays the requests drawn with ``repeat_seed(seed, r)`` (repeat 0: ``seed`` itself);
+Repeat r replays the requests drawn with ``repeat_seed(seed, r)`` (repeat 0: ``seed`` itself); a run
+does repeats ``first_repeat`` .. ``first_repeat + repeats - 1``, so a later run (another session, another
+run dir) can add repeats that ``l4bench.merge_runs`` then joins with the earlier ones;
 every scheduler of a repeat gets the same requests (paired). Live engines run the schedulers of
 each repeat in a seeded shuffled order, recorded in ``per_repeat[r].scheduler_order``.
 """
@@ -50,6 +52,7 @@ class ReplayPlan:
     resolved_config: str = ""
     seed: int = 0
     repeats: int = 1
+    first_repeat: int = 0  # run repeats first_repeat .. first_repeat + repeats - 1 (resume in another run dir)
     make_requests: Callable[[int], list[Request]] | None = None  # seed -> requests (repeats > 1)
     shuffle_order: bool = False  # shuffle the scheduler order per repeat (live engines)
     window: MeasurementWindow = field(default_factory=MeasurementWindow)
@@ -158,12 +161,13 @@ def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
     owns_engine = engine is None
     engine = plan.make_engine() if owns_engine else engine
     bar = tqdm(total=plan.repeats * len(plan.schedulers), disable=not plan.show_progress, desc="runs", unit="run")
+    last = plan.first_repeat + plan.repeats - 1
     try:
-        for r in range(plan.repeats):
+        for r in range(plan.first_repeat, last + 1):
             rep = _new_repeat(plan, r)
             writer.start_repeat(rep)
             for name in rep.doc["scheduler_order"]:
-                bar.set_description(f"repeat {r + 1}/{plan.repeats} {name}")
+                bar.set_description(f"repeat {r}/{last} {name}")
                 log.info("[%s] repeat %d: replaying %d requests with scheduler %s",
                          plan.experiment, r, len(rep.requests), name)
                 try:

@@ -63,11 +63,12 @@ class ResultsWriter:
         self.parquet = RequestsParquetWriter(self.out / "requests.parquet")
         self.light: list[Any] = []  # per run: the columns the figures need
         self.timelines: dict[str, Any] = {}
-        self.latencies: list[dict[str, np.ndarray]] = []  # repeat -> scheduler -> per-request E2E ms
+        self.latencies: list[dict[str, np.ndarray]] = []  # per_repeat position -> scheduler -> per-request E2E ms
+        self.position: dict[int, int] = {}  # repeat index -> its position in per_repeat (first_repeat may be > 0)
         self.doc: dict[str, Any] = {
             "experiment": plan.experiment, "meta": plan.meta, "environment": _environment(),
             "provenance": provenance, "num_requests": len(plan.requests),
-            "repeats": {"count": plan.repeats, "seed": plan.seed,
+            "repeats": {"count": plan.repeats, "first": plan.first_repeat, "seed": plan.seed,
                         "seed_rule": "repeat 0: seed; repeat r > 0: SeedSequence([seed, r]).generate_state(1)[0]",
                         "scheduler_order": "seeded shuffle per repeat" if plan.shuffle_order else "as configured"},
             "metrics_window": asdict(plan.window),
@@ -82,7 +83,9 @@ class ResultsWriter:
             rep.doc["note"] = f"same requests as repeat {same[0]}: this workload/arrival ignores the seed"
             log.warning("repeat %d replays the same requests as repeat %d (the workload and arrivals ignore "
                         "the seed, e.g. a trace): its runs add no independent variation", rep.index, same[0])
+        self.position[rep.index] = len(self.doc["per_repeat"])
         self.doc["per_repeat"].append(rep.doc)
+        self.latencies.append({})
         self.doc["repeats"]["distinct_request_sets"] = len({r["requests_sha256"] for r in self.doc["per_repeat"]})
 
     def failed(self, rep: Repeat, name: str, e: BaseException) -> None:
@@ -109,9 +112,7 @@ class ResultsWriter:
         lat = per_request_latencies(result.records, rep.position, rep.measured)
         entry["bootstrap_ci95"] = bootstrap_ci95(lat, rep.doc["bootstrap_seed"], plan.bootstrap_resamples)
         rep.doc["schedulers"][name] = entry
-        while len(self.latencies) <= rep.index:
-            self.latencies.append({})
-        self.latencies[rep.index][name] = lat["e2el_ms"]
+        self.latencies[self.position[rep.index]][name] = lat["e2el_ms"]
         for key in ("engine", "engine_version"):
             if key in extra:
                 self.doc["provenance"][key] = extra[key]
@@ -120,7 +121,7 @@ class ResultsWriter:
         df["is_measured"] = df["request_id"].map(lambda i: i in measured_ids).astype(bool)
         self.parquet.append(df)
         self.light.append(df[_LIGHT_COLUMNS])
-        if rep.index == 0:
+        if self.position[rep.index] == 0:  # the run's first repeat
             self.timelines[name] = result.timeline
         self.refresh(only=name)
         return entry

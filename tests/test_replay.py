@@ -185,3 +185,17 @@ def test_a_given_engine_is_used_and_left_open(tmp_path):
     plan = _plan(tmp_path, _FakeEngine())
     replay_and_write(plan, engine)
     assert len(engine.calls) == len(NAMES) and not engine.closed
+
+
+def test_first_repeat_runs_a_later_repeat_alone_with_its_paired_bootstrap(tmp_path):
+    both = _run(tmp_path / "both", _FakeEngine(), repeats=2)
+    alone = _run(tmp_path / "alone", _FakeEngine(), repeats=1, first_repeat=1)
+    assert alone["repeats"]["first"] == 1 and [r["repeat"] for r in alone["per_repeat"]] == [1]
+    assert alone["per_repeat"][0]["seed"] == repeat_seed(0, 1)
+    assert alone["per_repeat"][0]["requests_sha256"] == both["per_repeat"][1]["requests_sha256"]
+    assert alone["per_repeat"][0]["schedulers"]["l4"]["mean_e2el_ms"] == both["per_repeat"][1]["schedulers"]["l4"]["mean_e2el_ms"]
+    vs = alone["versus_best_baseline"]["schedulers"]["l4"]  # one repeat: the paired request bootstrap, not a bare ratio
+    assert vs["low"] is not None and vs["low"] <= vs["ratio"] <= vs["high"] and vs["num_paired_requests"] == 30
+    df = pd.read_parquet(tmp_path / "alone" / "requests.parquet")
+    assert set(df["repeat"]) == {1}
+    assert set(json.loads((tmp_path / "alone" / "timeline.json").read_text())) == set(NAMES)
