@@ -216,3 +216,32 @@ def read_requests_parquet(path: Path | str) -> pd.DataFrame:
     if df.empty:
         df = df.astype({c: "object" for c in ("token_times_s", "instances") if c in df.columns})
     return df
+
+
+#: The columns of requests.csv: every request's timing and placement without its per-token times
+#: (what a committed result keeps; requests.parquet with token times stays out of git).
+SLIM_COLUMNS: tuple[str, ...] = (
+    "repeat", "scheduler", "request_id", "arrival_s", "prompt_tokens", "output_tokens", "num_generated_tokens",
+    "is_measured", "is_completed", "ttft_ms", "tpot_ms", "e2el_ms", "instances", "num_hops", "recomputed_tokens",
+    "stall_s", "num_preemptions", "error",
+)
+
+
+def write_requests_csv(df: pd.DataFrame, path: Path | str) -> Path:
+    """requests.csv: SLIM_COLUMNS of a requests frame, instances as "0;1" (the path it took)."""
+    out = df[[c for c in SLIM_COLUMNS if c in df.columns]].copy()
+    if "instances" in out:
+        out["instances"] = out["instances"].map(lambda v: ";".join(str(int(i)) for i in v))
+    path = Path(path)
+    out.to_csv(path, index=False, float_format="%.6g")
+    return path
+
+
+def read_requests_table(run_dir: Path | str) -> pd.DataFrame | None:
+    """A run's requests: requests.parquet (or its parts), else requests.csv, else None."""
+    run_dir = Path(run_dir)
+    parquet = run_dir / "requests.parquet"
+    if parquet.exists() or any(parts_dir(parquet).glob("*.parquet")):
+        return read_requests_parquet(parquet)
+    csv = run_dir / "requests.csv"
+    return pd.read_csv(csv, keep_default_na=True) if csv.exists() else None
