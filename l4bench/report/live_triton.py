@@ -14,6 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from l4bench.metrics.ci import percentile_interval
 from l4bench.report.blocks import register
 from l4bench.report.tables import table
 
@@ -103,3 +107,161 @@ def shared_gpu_interference(root: Path) -> str:
         b = "" if p["b_tpot_ms_mean"] is None else f"{p['b_tpot_ms_mean']:.1f}"
         rows.append([str(rep), p["b_load"], f"{p['a_tpot_ms_mean']:.1f}", f"{p['a_tpot_ms_mean'] / idle[rep]:.2f}", b])
     return table(["repeat", "instance B runs", "A mean TPOT (ms)", "A vs B idle", "B mean TPOT (ms)"], rows)
+
+
+RUN2 = Path("results") / "live" / "gpu_h200_shared_triton_r2"
+LONG_PROMPT = 8192  # bimodal_ranges' classes: short 512-2048, long 16384-32768 prompt tokens
+_PAIRED_RESAMPLES, _PAIRED_SEED = 2000, 15
+
+
+def per_request(csv_path: Path, column: str = "e2el_ms") -> dict[str, np.ndarray]:
+    """Scheduler -> column per request id (NaN: not measured or not completed), from a requests.csv."""
+    df = pd.read_csv(csv_path)
+    ids = np.sort(df["request_id"].unique())
+    out = {}
+    for name, g in df.groupby("scheduler", sort=False):
+        ok = g[g["is_measured"].astype(bool) & g["is_completed"].astype(bool)]
+        out[str(name)] = pd.Series(ok[column].to_numpy(float), index=ok["request_id"]).reindex(ids).to_numpy()
+    return out
+
+
+def paired_ratio(a: np.ndarray, b: np.ndarray, q: float | None = None,
+                 seed: int = _PAIRED_SEED, num_resamples: int = _PAIRED_RESAMPLES) -> tuple[float, float, float]:
+    """stat(a) / stat(b) over the requests both completed (stat: mean, or percentile q), with a
+    95% percentile-bootstrap CI that resamples the same requests for both (paired)."""
+    both = np.isfinite(a) & np.isfinite(b)
+    a, b = a[both], b[both]
+    idx = np.random.default_rng(seed).integers(0, a.size, size=(num_resamples, a.size))
+
+    def stat(x: np.ndarray, axis: int | None = None) -> Any:
+        return np.mean(x, axis=axis) if q is None else np.percentile(x, q, axis=axis)
+
+    low, high = percentile_interval(stat(a[idx], axis=1) / stat(b[idx], axis=1))
+    return float(stat(a) / stat(b)), float(low or math.nan), float(high or math.nan)
+
+
+def placement(csv_path: Path) -> dict[str, dict[str, int]]:
+    """Per scheduler, over measured requests: where each prompt class was first sent. The "short
+    instance" is the one that got most short prompts; counts of long prompts sent there, short ones
+    sent elsewhere, hops and recomputed tokens."""
+    df = pd.read_csv(csv_path, dtype={"instances": str})
+    df = df[df["is_measured"].astype(bool)]
+    out = {}
+    for name, g in df.groupby("scheduler", sort=False):
+        first = g["instances"].fillna("").map(lambda s: int(s.split(";")[0]) if s else -1)
+        long = g["prompt_tokens"] > LONG_PROMPT
+        short_inst = first[~long].mode().iloc[0]
+        out[str(name)] = {"long": int(long.sum()), "short": int((~long).sum()),
+                          "long_on_short_instance": int((long & (first == short_inst)).sum()),
+                          "short_elsewhere": int((~long & (first != short_inst)).sum()),
+                          "hops": int(g["num_hops"].sum()), "recomputed_tokens": int(g["recomputed_tokens"].sum())}
+    return out
+
+
+def _fmt_ratio(r: tuple[float, float, float]) -> str:
+    return f"{r[0]:.3f} [{r[1]:.3f}, {r[2]:.3f}]"
+
+
+@register("live_gpu_triton_r2")
+def live_gpu_triton_r2(root: Path) -> str:
+    """Repeat 1 live (three schedulers, paired) vs its twin; paired ratios; TPOT per class; placement."""
+    live, sim = json.loads((root / RUN2 / "live" / "summary.json").read_text()), \
+        json.loads((root / RUN2 / "sim" / "summary.json").read_text())
+    csv_path = root / RUN2 / "live" / "requests.csv"
+    e2e = per_request(csv_path)
+    same = live["per_repeat"][0]["requests_sha256"] == sim["per_repeat"][0]["requests_sha256"]
+    rows = []
+    for name, lv in live["schedulers"].items():
+        s = sim["schedulers"][name]
+        rows.append([name, f"{lv['completed']} / {lv['num_prompts']}", _with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
+                     _with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), _with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
+                     _with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
+                     f"{lv['migrations']} ({lv['recomputed_tokens']:,})",
+                     f"{s['mean_e2el_ms'] / 1e3:.2f}", _err(s["mean_e2el_ms"], lv["mean_e2el_ms"]),
+                     _err(s["p99_e2el_ms"], lv["p99_e2el_ms"]), _err(s["request_throughput"], lv["request_throughput"])])
+    out = table(["scheduler", "live completed / measured", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
+                 "mean TTFT s [95% CI]", "mean TPOT ms [95% CI]", "req/s", "hops (recomputed tokens)",
+                 "sim mean E2E s", "sim err mean", "sim err p99", "sim err req/s"], rows)
+    lines = [f"\n\nSame requests live and in the twin (requests_sha256): {'yes' if same else 'NO'}."]
+    sims = sim["schedulers"]
+    for base in ("least_requests", "static_ranges"):
+        for q, label, key in ((None, "mean E2E", "mean_e2el_ms"), (99.0, "p99 E2E", "p99_e2el_ms")):
+            tw = sims["l4"][key] / sims[base][key]
+            lines.append(f"\nL4 / {base}, {label}: live {_fmt_ratio(paired_ratio(e2e['l4'], e2e[base], q))} "
+                         f"(paired request bootstrap), twin {tw:.3f}.")
+    lines.append("\n\nMean TPOT (ms) per prompt-length class, live / sim: " + "; ".join(
+        f"{name} " + ", ".join(f"{lb['bucket']} {lb['mean_tpot_ms']:.1f} / {sb['mean_tpot_ms']:.1f}"
+                               for lb, sb in zip(lv["per_bucket"], sims[name]["per_bucket"], strict=True)
+                               if lb["count"] and lb["mean_tpot_ms"] is not None)
+        for name, lv in live["schedulers"].items()) + ".")
+    lines.append("\n\nWhere requests went first, live (measured requests; the short instance is the one that got "
+                 "most short prompts): " + "; ".join(
+                     f"{n} {p['long_on_short_instance']} of {p['long']} long prompts on the short instance, "
+                     f"{p['short_elsewhere']} of {p['short']} short ones on the other, {p['hops']} hops"
+                     for n, p in placement(csv_path).items()) + ".")
+    lines.append("\n\n" + twin_layouts(json.loads((root / RUN2 / "sim" / "timeline.json").read_text())["l4"]))
+    return out + "".join(lines)
+
+
+def twin_layouts(snapshots: list[dict[str, Any]]) -> str:
+    """How the twin's L4 split the two instances over its timeline snapshots (the live router keeps none)."""
+    sep = [s for s in snapshots if len(s["boundaries_tokens"]) == 2 and s["boundaries_tokens"][0] <= LONG_PROMPT]
+    mixed = [s for s in snapshots if len(s["boundaries_tokens"]) == 2 and s["boundaries_tokens"][0] > LONG_PROMPT]
+    one = len(snapshots) - len(sep) - len(mixed)
+    step = snapshots[1]["t_s"] - snapshots[0]["t_s"] if len(snapshots) > 1 else 0
+    bounds = sorted({s["boundaries_tokens"][0] for s in mixed})
+    return (f"The twin's L4 layout ({len(snapshots)} snapshots, every {step:g} s): two stages split below the long "
+            f"class (first bound <= {LONG_PROMPT}) in {len(sep)}, two stages with the first bound inside the long "
+            f"class ({', '.join(map(str, bounds))} tokens: short and long prompts share stage 0) in {len(mixed)}, "
+            f"one stage of both instances in {one}.")
+
+
+REPEATS = Path("results") / "live" / "gpu_h200_shared_triton_repeats"
+
+
+def _long_share(entry: dict[str, Any]) -> str:
+    """Measured long prompts of a repeat (any scheduler's per_bucket: every scheduler saw the same requests)."""
+    s = next(iter(entry["schedulers"].values()))
+    long = sum(b["count"] for b in s["per_bucket"] if b["bucket"].startswith("[8192"))
+    return f"{long} / {s['num_prompts']}"
+
+
+@register("live_gpu_triton_repeats")
+def live_gpu_triton_repeats(root: Path) -> str:
+    """Both live repeats (r1: repeat 0, r2: repeat 1) against the twin: per-repeat means and ratios,
+    then the ratio over repeats (geometric mean, t-interval on log ratios: the harness's rule)."""
+    from l4bench.metrics.ci import log_ratio_interval
+
+    live = json.loads((root / REPEATS / "live" / "summary.json").read_text())
+    sim = json.loads((root / REPEATS / "sim" / "summary.json").read_text())
+    e2e = per_request(root / RUN2 / "live" / "requests.csv")
+    twin = {e["repeat"]: e["schedulers"] for e in sim["per_repeat"]}
+    rows, ratios, twin_ratios = [], [], []
+    for entry in live["per_repeat"]:
+        r, s = entry["repeat"], entry["schedulers"]
+        t = twin[r]
+        if entry["requests_sha256"] != next(e for e in sim["per_repeat"] if e["repeat"] == r)["requests_sha256"]:
+            raise ValueError(f"repeat {r}: the twin replayed other requests")
+        if r == 1:
+            vs_lr = _fmt_ratio(paired_ratio(e2e["l4"], e2e["least_requests"])) + " paired"
+        else:
+            vs_lr = _fmt_ratio(unpaired_ratio(s["l4"], s["least_requests"], "mean_e2el_ms")) + " unpaired"
+        ratios.append(s["l4"]["mean_e2el_ms"] / s["least_requests"]["mean_e2el_ms"])
+        twin_ratios.append(t["l4"]["mean_e2el_ms"] / t["least_requests"]["mean_e2el_ms"])
+        static = s.get("static_ranges")
+        rows.append([str(r), _long_share(entry),
+                     *(f"{s[n]['mean_e2el_ms'] / 1e3:.2f} / {t[n]['mean_e2el_ms'] / 1e3:.2f}" if n in s
+                       else f"not run / {t[n]['mean_e2el_ms'] / 1e3:.2f}" for n in ("l4", "least_requests", "static_ranges")),
+                     vs_lr, f"{twin_ratios[-1]:.3f}",
+                     f"{s['l4']['mean_e2el_ms'] / static['mean_e2el_ms']:.3f}" if static else "",
+                     f"{t['l4']['mean_e2el_ms'] / t['static_ranges']['mean_e2el_ms']:.3f}",
+                     f"{t['l4_no_dp']['mean_e2el_ms'] / 1e3:.2f}"])
+    out = table(["repeat", "measured long prompts", "l4 mean E2E s, live / twin", "least_requests, live / twin",
+                 "static_ranges, live / twin", "L4 / LR live [95% CI]", "L4 / LR twin", "L4 / static live",
+                 "L4 / static twin", "twin l4_no_dp s"], rows)
+    over, over_twin = log_ratio_interval(ratios), log_ratio_interval(twin_ratios)
+    return out + (f"\n\nL4 / least_requests over the {over['n']} repeats (geometric mean, t-interval on the log "
+                  f"ratios, {over['n'] - 1} degree(s) of freedom): live {over['mean']:.3f} "
+                  f"[{over['low']:.3f}, {over['high']:.3f}], twin {over_twin['mean']:.3f}. "
+                  "Commits: " + ", ".join(f"{m['git_commit'][:8]} (repeat {', '.join(map(str, m['repeats']))})"
+                                          for m in live["merge"]["runs"]) + ".")
