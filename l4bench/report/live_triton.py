@@ -265,3 +265,31 @@ def live_gpu_triton_repeats(root: Path) -> str:
                   f"[{over['low']:.3f}, {over['high']:.3f}], twin {over_twin['mean']:.3f}. "
                   "Commits: " + ", ".join(f"{m['git_commit'][:8]} (repeat {', '.join(map(str, m['repeats']))})"
                                           for m in live["merge"]["runs"]) + ".")
+
+
+ABLATIONS = REPEATS / "sim_ablations"
+
+
+def _short_tpot(s: dict[str, Any]) -> str:
+    b = next((b for b in s["per_bucket"] if b["bucket"].startswith("[0,") and b["count"]), None)
+    return "" if b is None or b["mean_tpot_ms"] is None else f"{b['mean_tpot_ms']:.1f}"
+
+
+@register("live_gpu_triton_ablations")
+def live_gpu_triton_ablations(root: Path) -> str:
+    """The twin of both live repeats with L4's ablations and more baselines: what in L4 costs it here."""
+    doc = json.loads((root / ABLATIONS / "summary.json").read_text())
+    reps = doc["per_repeat"]
+    rows = []
+    for name in doc["schedulers"]:
+        cells = [name]
+        for e in reps:
+            s, l4 = e["schedulers"][name], e["schedulers"]["l4"]
+            cells += [f"{s['mean_e2el_ms'] / 1e3:.2f}", f"{s['mean_e2el_ms'] / l4['mean_e2el_ms']:.3f}",
+                      str(s["migrations"]), _short_tpot(s)]
+        rows.append(cells)
+    header = ["scheduler"]
+    for e in reps:
+        r = e["repeat"]
+        header += [f"rep {r} mean E2E s", f"rep {r} / l4", f"rep {r} hops", f"rep {r} short-class TPOT ms"]
+    return table(header, rows)
