@@ -52,6 +52,13 @@ def _err(sim: float, live: float) -> str:
     return f"{100 * (sim - live) / live:+.1f}%"
 
 
+def _err_ci(sim: dict[str, Any], live: dict[str, Any], key: str) -> str:
+    """The twin's error against live, with the range the live value's bootstrap CI gives it."""
+    text = _err(sim[key], live[key])
+    ci = _boot(live, key)
+    return text + (f" [{100 * (sim[key] / ci[1] - 1):+.0f}, {100 * (sim[key] / ci[0] - 1):+.0f}]" if ci else "")
+
+
 @register("live_gpu_triton_r1")
 def live_gpu_triton_r1(root: Path) -> str:
     """Live vs twin per scheduler, then L4 / least_requests live (unpaired) and in the twin."""
@@ -177,12 +184,13 @@ def live_gpu_triton_r2(root: Path) -> str:
                      _with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), _with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
                      _with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
                      f"{lv['migrations']} ({lv['recomputed_tokens']:,})",
-                     f"{s['mean_e2el_ms'] / 1e3:.2f}", _err(s["mean_e2el_ms"], lv["mean_e2el_ms"]),
-                     _err(s["p99_e2el_ms"], lv["p99_e2el_ms"]), _err(s["request_throughput"], lv["request_throughput"])])
+                     f"{s['mean_e2el_ms'] / 1e3:.2f}", _err_ci(s, lv, "mean_e2el_ms"), _err_ci(s, lv, "p99_e2el_ms"),
+                     _err(s["request_throughput"], lv["request_throughput"])])
     out = table(["scheduler", "live completed / measured", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
                  "mean TTFT s [95% CI]", "mean TPOT ms [95% CI]", "req/s", "hops (recomputed tokens)",
-                 "sim mean E2E s", "sim err mean", "sim err p99", "sim err req/s"], rows)
-    lines = [f"\n\nSame requests live and in the twin (requests_sha256): {'yes' if same else 'NO'}."]
+                 "sim mean E2E s", "sim err mean [95% CI, %]", "sim err p99 [95% CI, %]", "sim err req/s"], rows)
+    lines = [f"\n\nSame requests live and in the twin (requests_sha256): {'yes' if same else 'NO'}. "
+             "The error's CI is the twin's value against the live value's bootstrap CI."]
     sims = sim["schedulers"]
     for base in ("least_requests", "static_ranges"):
         for q, label, key in ((None, "mean E2E", "mean_e2el_ms"), (99.0, "p99 E2E", "p99_e2el_ms")):
