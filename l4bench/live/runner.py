@@ -81,6 +81,10 @@ class LiveRunner:
         kv_transfer: nixl: instances get vLLM's NixlConnector and bound hops pull the source's KV
             (kv_hops.py); null: hops recompute. migration (from the CLI): the cost model L4 prices
             hops by; its mode must match.
+        timeline_interval_s: l4bench's router only: every this many seconds of a replay, the
+            scheduler's snapshot() (L4: boundaries, stage sizes, loads) and each instance's running
+            requests and context tokens go into the run's timeline (timeline.json), as the simulator
+            records them; null or <= 0: none.
     """
 
     def __init__(
@@ -116,10 +120,12 @@ class LiveRunner:
         migration: Any = None,
         perf: Any = None,
         rng: np.random.Generator | None = None,
+        timeline_interval_s: float | None = 10.0,
     ):
         if launcher not in LAUNCHERS:
             raise ConfigError(f"engine.launcher: unknown '{launcher}'; valid: {', '.join(LAUNCHERS)}")
         self.cluster = cluster
+        self.timeline_interval_s = timeline_interval_s if timeline_interval_s and timeline_interval_s > 0 else None
         self.model_dir = Path(model_dir)
         self.model_name = model_name
         self.out_dir = Path(out_dir)
@@ -292,8 +298,11 @@ class LiveRunner:
         endpoints = self.start()
         name = str(getattr(scheduler, "name", type(scheduler).__name__))
         t0 = time.monotonic()
-        records, fault_info, router_facts = asyncio.run(self._run_async(requests, scheduler, endpoints, name))
-        result = RunResult(scheduler=name, records=records, duration_s=_duration_s(records))
+        timeline: list[dict[str, Any]] = []
+        records, fault_info, router_facts = asyncio.run(
+            self._run_async(requests, scheduler, endpoints, name, timeline)
+        )
+        result = RunResult(scheduler=name, records=records, duration_s=_duration_s(records), timeline=timeline)
         result.extra = {**self._facts, **router_facts, "wall_s": round(time.monotonic() - t0, 2)}
         if fault_info is not None:
             result.extra["fault"] = fault_info
@@ -301,9 +310,10 @@ class LiveRunner:
         return result
 
     async def _run_async(
-        self, requests: list[Request], scheduler: Any, endpoints: list[Endpoint], name: str
+        self, requests: list[Request], scheduler: Any, endpoints: list[Endpoint], name: str,
+        timeline: list[dict[str, Any]] | None = None,
     ) -> tuple[list[RequestRecord], dict[str, Any] | None, dict[str, Any]]:
-        """Drain + reset the instances, bring the router up, replay, bring it down."""
+        """Drain + reset the instances, bring the router up, replay (snapshots into timeline), bring it down."""
         facts = await drain_and_reset(self.adapter, endpoints, self.idle_timeout_s)
         router: Any = None
         loadgen = self.loadgen
@@ -336,11 +346,15 @@ class LiveRunner:
         client = self.adapter if isinstance(scheduler, ExternalRouter) else VllmEngine(self._served_name())
         gen = LoadGenerator(url, client, self._token_ids_fn(), loadgen, name)
         fault_task = asyncio.create_task(self._inject_fault(gen)) if self.fault is not None else None
+        timeline_task = None
+        if router is not None and timeline is not None and self.timeline_interval_s is not None:
+            timeline_task = asyncio.create_task(record_timeline(router, scheduler, self.timeline_interval_s, timeline))
         try:
             records = await gen.run(requests)
         finally:
-            if fault_task is not None:
-                fault_task.cancel()
+            for task in (fault_task, timeline_task):
+                if task is not None:
+                    task.cancel()
             if router is not None:
                 await router.stop()
             else:
@@ -395,3 +409,27 @@ def _duration_s(records: list[RequestRecord]) -> float:
         r.token_times_s[-1] for r in records if r.token_times_s
     ]
     return max(ends) - start if ends else 0.0
+
+
+async def record_timeline(router: Any, scheduler: Any, interval_s: float, out: list[dict[str, Any]]) -> None:
+    """Until cancelled, every interval_s: the scheduler's snapshot (if it offers one) and per-instance
+    load, with t_s = seconds since the first snapshot (the replay's start). A snapshot that fails
+    is logged once and the run goes on without it."""
+    snap = getattr(scheduler, "snapshot", None)
+    t0 = time.monotonic()
+    warned = False
+    while True:
+        now = time.monotonic()
+        entry: dict[str, Any] = {"t_s": round(now - t0, 3)}
+        try:
+            if callable(snap):
+                entry.update(snap(now))
+            views = router.state.views()
+            entry["num_running"] = [v.num_running for v in views]
+            entry["num_context_tokens"] = [v.num_context_tokens for v in views]
+        except Exception as e:  # a timeline must never cost the run
+            if not warned:
+                log.warning("timeline snapshot failed (the run goes on without it): %s", e)
+                warned = True
+        out.append(entry)
+        await asyncio.sleep(interval_s)

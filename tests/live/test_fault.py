@@ -20,7 +20,7 @@ CLUSTER = ClusterSpec(num_instances=2, max_model_len=8192, kv_capacity_tokens=10
 
 
 def _runner(
-    tmp_path: Path, token_delay_s: float, fault: dict | None = None, router: dict | None = None
+    tmp_path: Path, token_delay_s: float, fault: dict | None = None, router: dict | None = None, **kw
 ) -> LiveRunner:
     return LiveRunner(
         CLUSTER,
@@ -34,6 +34,7 @@ def _runner(
         show_progress=False,
         fault=fault,
         router=router,
+        **kw,
     )
 
 
@@ -120,3 +121,30 @@ def test_bad_launcher_is_a_config_error(tmp_path: Path, bad: dict) -> None:
 
     with pytest.raises(ConfigError, match="engine.launcher"):
         LiveRunner(CLUSTER, MODEL_DIR, "tiny-llama", tmp_path, FakeEngine(), **bad)
+
+
+class _Snapshotting(RoundRobinScheduler):
+    """Round robin with a snapshot(), like L4's, that fails once (the run must not care)."""
+
+    def __init__(self, cluster: ClusterSpec):
+        super().__init__(cluster)
+        self.calls: list[float] = []
+
+    def snapshot(self, now_s: float) -> dict:
+        self.calls.append(now_s)
+        if len(self.calls) == 2:
+            raise RuntimeError("snapshot broke")
+        return {"boundaries_tokens": [512, 8192], "calls": len(self.calls)}
+
+
+def test_live_runs_record_the_schedulers_timeline(tmp_path: Path) -> None:
+    reqs = _requests(12, 0.05, 8)
+    with _runner(tmp_path, 0.002, timeline_interval_s=0.1) as runner:
+        result = runner.run(reqs, _Snapshotting(CLUSTER))
+        plain = runner.run(reqs, RoundRobinScheduler(CLUSTER))
+    _check_complete(result, reqs)
+    tl = result.timeline
+    assert len(tl) >= 4 and tl[0]["t_s"] == 0.0 and all(b["t_s"] > a["t_s"] for a, b in zip(tl, tl[1:]))
+    assert tl[0]["boundaries_tokens"] == [512, 8192] and len(tl[0]["num_running"]) == 2
+    assert "boundaries_tokens" not in tl[1] and tl[2]["calls"] == 3  # the failed one is skipped, the rest kept
+    assert len(plain.timeline) >= 4 and set(plain.timeline[0]) == {"t_s", "num_running", "num_context_tokens"}
