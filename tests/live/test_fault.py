@@ -144,7 +144,7 @@ def test_live_runs_record_the_schedulers_timeline(tmp_path: Path) -> None:
         plain = runner.run(reqs, RoundRobinScheduler(CLUSTER))
     _check_complete(result, reqs)
     tl = result.timeline
-    assert len(tl) >= 4 and tl[0]["t_s"] == 0.0 and all(b["t_s"] > a["t_s"] for a, b in zip(tl, tl[1:]))
+    assert len(tl) >= 4 and tl[0]["t_s"] == 0.0 and all(b["t_s"] > a["t_s"] for a, b in zip(tl, tl[1:], strict=False))
     assert tl[0]["boundaries_tokens"] == [512, 8192] and len(tl[0]["num_running"]) == 2
     assert "boundaries_tokens" not in tl[1] and tl[2]["calls"] == 3  # the failed one is skipped, the rest kept
     assert len(plain.timeline) >= 4 and set(plain.timeline[0]) == {"t_s", "num_running", "num_context_tokens"}
