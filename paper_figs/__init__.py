@@ -13,4 +13,5 @@ FIGURES: tuple[str, ...] = (
     "fig09_per_bucket",
     "fig10_timeline",
     "fig11_sim_vs_live",
+    "fig12_live_repeats",
 )

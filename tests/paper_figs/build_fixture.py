@@ -64,6 +64,7 @@ def main() -> int:
         keep(run(tmp, "fig_timeline", "arrival.rate=4"), OUT / "fig_timeline" / STAMP, "timeline.json")
         keep(run(tmp, "fig_live_sim", "arrival.rate=2"), OUT / "fig_live_sim" / STAMP)
         keep(run(tmp, "fig_live", "engine=sim", "~engine.devices", "~engine.device_env_var", "arrival.rate=2"), OUT / "fig_live" / STAMP)
+        live_repeats(tmp)
     live = OUT / "fig_live" / STAMP / "summary.json"
     doc = json.loads(live.read_text())
     doc["meta"]["engine"] = "LiveRunner"  # relabelled: see the module docstring
@@ -74,6 +75,20 @@ def main() -> int:
     write_premise(OUT)
     print(OUT)
     return 0
+
+
+def live_repeats(tmp: Path) -> None:
+    """Fig. 12's live/<name>_repeats/{live,sim}: one 2-repeat simulator run as both halves, the "live"
+    copy relabelled and without one scheduler in repeat 0 (a run lost in a device session)."""
+    src = run(tmp, "fig_rates", "perf=analytic", "arrival.rate=2", "experiment.repeats=2",
+              "experiment.schedulers=[l4,round_robin,least_tokens]")
+    dst = OUT / "live" / "toy_repeats"
+    keep(src, dst / "sim")
+    doc = json.loads((src / "summary.json").read_text())
+    doc["meta"]["engine"] = "LiveRunner"
+    del doc["per_repeat"][0]["schedulers"]["least_tokens"]
+    (dst / "live").mkdir(parents=True, exist_ok=True)
+    (dst / "live" / "summary.json").write_text(json.dumps(doc, indent=2))
 
 
 def write_premise(out: Path) -> None:
