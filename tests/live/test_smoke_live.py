@@ -8,6 +8,7 @@ Run: `pytest -m live tests/live/test_smoke_live.py -s` (needs the engine venv, ~
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,11 @@ def test_smoke_live_every_scheduler_completes_every_request(tmp_path: Path) -> N
     assert df["prompt_tokens"].max() > 5 * df["prompt_tokens"].median()  # long-tailed
     if "l4" in schedulers:
         assert summary["schedulers"]["l4"]["migrations"] >= 1
+    timeline = json.loads((run_dir / "timeline.json").read_text())  # l4bench's router records one; external ones none
+    assert timeline["round_robin"] and len(timeline["round_robin"][0]["num_running"]) == 2
+    if "l4" in schedulers:
+        assert any("boundaries_tokens" in e for e in timeline["l4"]), timeline["l4"][:2]
+    assert timeline["sglang_router"] == []
     extra = summary["schedulers"]["round_robin"]
     assert extra["engine_version"] != "unknown" and extra["launcher"] == "local"
     assert extra["prefix_cache_reset"] is True
