@@ -422,8 +422,8 @@ async def record_timeline(router: Any, scheduler: Any, interval_s: float, out: l
         now = time.monotonic()
         entry: dict[str, Any] = {"t_s": round(now - t0, 3)}
         try:
-            if callable(snap):
-                entry.update(snap(now))
+            if callable(snap):  # its own t_s (the router's clock) gives way to the replay's
+                entry.update({k: v for k, v in snap(now).items() if k != "t_s"})
             views = router.state.views()
             entry["num_running"] = [v.num_running for v in views]
             entry["num_context_tokens"] = [v.num_context_tokens for v in views]
