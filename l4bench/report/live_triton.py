@@ -107,8 +107,9 @@ def shared_gpu_interference(root: Path) -> str:
     doc = json.loads((root / INTERFERENCE / "interference_TRITON_ATTN.json").read_text())
     idle: dict[int, float] = {}
     rows = []
+    per_repeat = len(doc.get("b_loads") or ("idle", "short", "long"))
     for i, p in enumerate(doc["phases"]):
-        rep = i // 3
+        rep = i // per_repeat
         if p["b_load"] == "idle":
             idle[rep] = p["a_tpot_ms_mean"]
         b = "" if p["b_tpot_ms_mean"] is None else f"{p['b_tpot_ms_mean']:.1f}"
