@@ -101,20 +101,42 @@ def live_gpu_triton_r1(root: Path) -> str:
 INTERFERENCE = Path("results") / "live" / "gpu_h200_shared_interference"
 
 
-@register("shared_gpu_interference")
-def shared_gpu_interference(root: Path) -> str:
-    """benchmarks/shared_gpu_interference.py on one H200: A's mean TPOT per load of B, per repeat."""
-    doc = json.loads((root / INTERFERENCE / "interference_TRITON_ATTN.json").read_text())
+def interference_table(folder: Path) -> str:
+    """benchmarks/shared_gpu_interference.py's phases: A's mean TPOT per load of B, per repeat."""
+    doc = json.loads((folder / "interference_TRITON_ATTN.json").read_text())
+    per_repeat = len(doc.get("b_loads") or ("idle", "short", "long"))
     idle: dict[int, float] = {}
     rows = []
-    per_repeat = len(doc.get("b_loads") or ("idle", "short", "long"))
     for i, p in enumerate(doc["phases"]):
         rep = i // per_repeat
         if p["b_load"] == "idle":
             idle[rep] = p["a_tpot_ms_mean"]
         b = "" if p["b_tpot_ms_mean"] is None else f"{p['b_tpot_ms_mean']:.1f}"
-        rows.append([str(rep), p["b_load"], f"{p['a_tpot_ms_mean']:.1f}", f"{p['a_tpot_ms_mean'] / idle[rep]:.2f}", b])
+        rows.append([str(rep), _b_load_text(p), f"{p['a_tpot_ms_mean']:.1f}", f"{p['a_tpot_ms_mean'] / idle[rep]:.2f}", b])
     return table(["repeat", "instance B runs", "A mean TPOT (ms)", "A vs B idle", "B mean TPOT (ms)"], rows)
+
+
+def _b_load_text(p: dict[str, Any]) -> str:
+    """'short (32 x 1k)' for shortN phases (the request count read from the phase itself)."""
+    load = p["b_load"]
+    if load.startswith("short") and p.get("b"):
+        return f"short ({len(p['b'])} x 1k)"
+    return load
+
+
+@register("shared_gpu_interference")
+def shared_gpu_interference(root: Path) -> str:
+    """The first probe (0faf7bd): B idle, the same short batch, or long prompts; 2 repeats."""
+    return interference_table(root / INTERFERENCE)
+
+
+INTERFERENCE_LOAD = Path("results") / "live" / "gpu_h200_shared_interference_load"
+
+
+@register("shared_gpu_interference_load")
+def shared_gpu_interference_load(root: Path) -> str:
+    """The second probe (5ea4a97): B's short batch at 8, 32 and 128 requests too."""
+    return interference_table(root / INTERFERENCE_LOAD)
 
 
 RUN2 = Path("results") / "live" / "gpu_h200_shared_triton_r2"
