@@ -83,6 +83,7 @@ class SimInstance:
         self.spread_steps = 0
         self.num_steps = 0
         self.preempted: list[SimRequest] = []  # filled by plan(); the simulator books them
+        self.time_scale = 1.0  # multiplies every planned step time (GpuContention: the neighbours' load)
 
     # ------------------------------------------------------------------ planning
     def plan(self, now_s: float) -> Stretch | None:
@@ -173,9 +174,11 @@ class SimInstance:
             k = 1
         if k == 1 or n_pre:
             shape = BatchShape(pre_tokens, n_pre, pre_attn, n_dec, ctx_sum, ctx_max, ctx_min)
-            ends = [now_s + self.perf.step_time_s(shape)]
+            ends = [now_s + self.perf.step_time_s(shape) * self.time_scale]
         else:
             dts = decode_times(self.perf, n_dec, ctx_sum, ctx_max, ctx_min, k)
+            if self.time_scale != 1.0:
+                dts = [dt * self.time_scale for dt in dts]
             if k <= SMALL_STRETCH:
                 ends = []
                 t = now_s

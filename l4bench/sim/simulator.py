@@ -22,6 +22,7 @@ from l4bench.l4.migration import MigrationCost, RecomputeMigration
 from l4bench.metrics.records import RequestRecord, RunResult
 from l4bench.perf.base import PerfModel
 from l4bench.sched.base import GlobalScheduler
+from l4bench.sim.contention import GpuContention, neighbour_load
 from l4bench.sim.instance import SimInstance, SimRequest
 from l4bench.sim.stepping import BLOCK_TOKENS, num_blocks
 from l4bench.types import ClusterSpec, Decision, InstanceView, Migration, Request
@@ -42,6 +43,8 @@ class Simulator:
         timeline_interval_s: period of timeline snapshots (None or <= 0: none).
         show_progress: tqdm bar over finished requests.
         fast_forward: plan pure-decode stretches in closed form (False: one step per event).
+        gpu_contention: instances sharing a GPU slow each other by the neighbours' measured load
+            instead of perf's flat gpu_share (l4bench/sim/contention.py); None: the flat factor.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class Simulator:
         timeline_interval_s: float | None = 10.0,
         show_progress: bool = True,
         fast_forward: bool = True,
+        gpu_contention: dict[str, Any] | None = None,
     ):
         if cluster.num_instances < 1:
             raise ConfigError(f"cluster.num_instances: {cluster.num_instances}; valid: >= 1")
@@ -63,6 +67,9 @@ class Simulator:
         self.timeline_interval_s = timeline_interval_s if timeline_interval_s and timeline_interval_s > 0 else None
         self.show_progress = show_progress
         self.fast_forward = fast_forward
+        self.contention = GpuContention.from_config(
+            dict(gpu_contention) if gpu_contention else None, float(getattr(perf, "gpu_share", 1.0))
+        )
 
     def run(self, requests: Sequence[Request], scheduler: GlobalScheduler) -> RunResult:
         """Simulate all requests under one scheduler and return their raw records."""
@@ -125,6 +132,7 @@ class _Run:
                 "sim_wall_s": time.perf_counter() - wall0,
                 "num_steps": sum(inst.num_steps for inst in self.instances),
                 "fast_forward": self.sim.fast_forward,
+                **({"gpu_contention": self.sim.contention.describe()} if self.sim.contention else {}),
                 **_reads(self.sched),
             },
         )
@@ -201,14 +209,40 @@ class _Run:
             mig, r.pending = r.pending, None
             inst.remove_running(r)
             self.depart(r, now_s, mig)
+        if self.sim.contention is not None:  # this stretch's steps at the neighbours' load now
+            inst.time_scale = self.scale_of(inst.instance_id)
         inst.stretch = inst.plan(now_s)
         if inst.stretch is None and inst.waiting:
             inst.stretch = inst.plan(now_s)  # everything was preempted: the next step admits again
         if inst.stretch is None:
             inst.is_busy = False
-            return
-        inst.version += 1
-        self.push(inst.stretch.ends[inst.stretch.num_steps - 1], STEP, inst, inst.version)
+        else:
+            inst.version += 1
+            self.push(inst.stretch.ends[inst.stretch.num_steps - 1], STEP, inst, inst.version)
+        if self.sim.contention is not None:
+            self.contend(inst, now_s)
+
+    def scale_of(self, instance_id: int) -> float:
+        """Step-time multiplier of an instance at its GPU neighbours' current load."""
+        c = self.sim.contention
+        assert c is not None
+        n = len(self.instances)
+        return c.time_scale(neighbour_load([self.instances[k].stretch for k in c.neighbours(instance_id, n)
+                                             if k != instance_id]))
+
+    def contend(self, inst: SimInstance, now_s: float) -> None:
+        """inst's load may have changed: rescale its GPU neighbours' steps (cut their stretches)."""
+        c = self.sim.contention
+        assert c is not None
+        for j in c.neighbours(inst.instance_id, len(self.instances)):
+            other = self.instances[j]
+            if j == inst.instance_id:
+                continue
+            scale = self.scale_of(j)
+            if scale != other.time_scale:
+                other.time_scale = scale
+                if other.is_busy:
+                    self.touch(other, now_s, inclusive=True)
 
     def after_token(self, inst: SimInstance, r: SimRequest, now_s: float) -> None:
         """Finish or hop a request that just emitted a token."""
