@@ -324,3 +324,26 @@ def live_gpu_triton_ablations(root: Path) -> str:
         r = e["repeat"]
         header += [f"rep {r} mean E2E s", f"rep {r} / l4", f"rep {r} hops", f"rep {r} short-class TPOT ms"]
     return table(header, rows)
+
+
+CONTENTION = REPEATS / "sim_contention"
+
+
+@register("live_gpu_triton_models")
+def live_gpu_triton_models(root: Path) -> str:
+    """Live mean / p99 E2E per repeat and scheduler against both twins: the flat 2x and the contention curve."""
+    live = json.loads((root / REPEATS / "live" / "summary.json").read_text())
+    twins = [json.loads((root / d / "summary.json").read_text()) for d in (REPEATS / "sim", CONTENTION)]
+    by_rep = [{e["repeat"]: e["schedulers"] for e in t["per_repeat"]} for t in twins]
+    rows = []
+    for entry in live["per_repeat"]:
+        r = entry["repeat"]
+        for name, lv in entry["schedulers"].items():
+            cells = [str(r), name, _with_ci(lv, "mean_e2el_ms", ".2f", 1e-3)]
+            for t in by_rep:
+                s = t[r][name]
+                cells += [f"{s['mean_e2el_ms'] / 1e3:.2f}", _err_ci(s, lv, "mean_e2el_ms"), _err_ci(s, lv, "p99_e2el_ms")]
+            rows.append(cells)
+    return table(["repeat", "scheduler", "live mean E2E s [95% CI]", "flat twin mean s", "flat err mean [CI, %]",
+                  "flat err p99 [CI, %]", "contention twin mean s", "contention err mean [CI, %]",
+                  "contention err p99 [CI, %]"], rows)
