@@ -167,7 +167,7 @@ def replay_and_write(plan: ReplayPlan, engine: Any = None) -> Path:
             rep = _new_repeat(plan, r)
             writer.start_repeat(rep)
             for name in rep.doc["scheduler_order"]:
-                bar.set_description(f"repeat {r}/{last} {name}")
+                bar.set_description(f"repeat {r - plan.first_repeat + 1}/{plan.repeats} {name}")
                 log.info("[%s] repeat %d: replaying %d requests with scheduler %s",
                          plan.experiment, r, len(rep.requests), name)
                 try:
