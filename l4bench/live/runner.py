@@ -41,6 +41,7 @@ from l4bench.live.launchers import (
     visible_devices,
 )
 from l4bench.live.loadgen import LoadGenConfig, LoadGenerator
+from l4bench.live.timeline import record_timeline
 from l4bench.live.versions import engine_version
 from l4bench.metrics.records import RequestRecord, RunResult
 from l4bench.types import ClusterSpec, Request
@@ -409,27 +410,3 @@ def _duration_s(records: list[RequestRecord]) -> float:
         r.token_times_s[-1] for r in records if r.token_times_s
     ]
     return max(ends) - start if ends else 0.0
-
-
-async def record_timeline(router: Any, scheduler: Any, interval_s: float, out: list[dict[str, Any]]) -> None:
-    """Until cancelled, every interval_s: the scheduler's snapshot (if it offers one) and per-instance
-    load, with t_s = seconds since the first snapshot (the replay's start). A snapshot that fails
-    is logged once and the run goes on without it."""
-    snap = getattr(scheduler, "snapshot", None)
-    t0 = time.monotonic()
-    warned = False
-    while True:
-        now = time.monotonic()
-        entry: dict[str, Any] = {"t_s": round(now - t0, 3)}
-        try:
-            if callable(snap):  # its own t_s (the router's clock) gives way to the replay's
-                entry.update({k: v for k, v in snap(now).items() if k != "t_s"})
-            views = router.state.views()
-            entry["num_running"] = [v.num_running for v in views]
-            entry["num_context_tokens"] = [v.num_context_tokens for v in views]
-        except Exception as e:  # a timeline must never cost the run
-            if not warned:
-                log.warning("timeline snapshot failed (the run goes on without it): %s", e)
-                warned = True
-        out.append(entry)
-        await asyncio.sleep(interval_s)
