@@ -144,15 +144,11 @@ LONG_PROMPT = 8192  # bimodal_ranges' classes: short 512-2048, long 16384-32768 
 _PAIRED_RESAMPLES, _PAIRED_SEED = 2000, 15
 
 
-def per_request(csv_path: Path, column: str = "e2el_ms") -> dict[str, np.ndarray]:
-    """Scheduler -> column per request id (NaN: not measured or not completed), from a requests.csv."""
-    df = pd.read_csv(csv_path)
-    ids = np.sort(df["request_id"].unique())
-    out = {}
-    for name, g in df.groupby("scheduler", sort=False):
-        ok = g[g["is_measured"].astype(bool) & g["is_completed"].astype(bool)]
-        out[str(name)] = pd.Series(ok[column].to_numpy(float), index=ok["request_id"]).reindex(ids).to_numpy()
-    return out
+def per_request(run_dir: Path, repeat: int) -> dict[str, np.ndarray]:
+    """Scheduler -> E2E ms per request of one repeat of a committed run (its requests.csv)."""
+    from l4bench.merge_runs import per_request_e2el
+
+    return per_request_e2el(run_dir)[repeat]
 
 
 def paired_ratio(a: np.ndarray, b: np.ndarray, q: float | None = None,
@@ -198,7 +194,7 @@ def live_gpu_triton_r2(root: Path) -> str:
     live, sim = json.loads((root / RUN2 / "live" / "summary.json").read_text()), \
         json.loads((root / RUN2 / "sim" / "summary.json").read_text())
     csv_path = root / RUN2 / "live" / "requests.csv"
-    e2e = per_request(csv_path)
+    e2e = per_request(root / RUN2 / "live", live["per_repeat"][0]["repeat"])
     same = live["per_repeat"][0]["requests_sha256"] == sim["per_repeat"][0]["requests_sha256"]
     rows = []
     for name, lv in live["schedulers"].items():
@@ -265,7 +261,7 @@ def live_gpu_triton_repeats(root: Path) -> str:
 
     live = json.loads((root / REPEATS / "live" / "summary.json").read_text())
     sim = json.loads((root / REPEATS / "sim" / "summary.json").read_text())
-    e2e = per_request(root / RUN2 / "live" / "requests.csv")
+    e2e = per_request(root / RUN2 / "live", 1)
     twin = {e["repeat"]: e["schedulers"] for e in sim["per_repeat"]}
     rows, ratios, twin_ratios = [], [], []
     for entry in live["per_repeat"]:
