@@ -23,7 +23,7 @@ def test_kill_instance_mid_replay(tmp_path: Path) -> None:
         "+experiment=smoke_live",
         "experiment.schedulers=[round_robin]",
         "arrival.rate=25",
-        "workload.output_mean_tokens=160",
+        "workload.output_mean_tokens=320",  # long enough that instance 1 is still generating when it dies, under CI load
         "engine.fault={instance: 1, at_s: 2.5}",
     ]
     summary, run_dir, wall_s = run_cli(python, results_dir(tmp_path), overrides, 900)
