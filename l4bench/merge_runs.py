@@ -87,17 +87,15 @@ def per_request_e2el(run_dir: Path) -> dict[int, dict[str, np.ndarray]]:
     df = read_requests_table(run_dir)
     if df is None:
         return {}
+    ok = df[df["is_measured"].astype(bool) & df["is_completed"].astype(bool)]
     out: dict[int, dict[str, np.ndarray]] = {}
     for rep, g in df.groupby("repeat"):
         ids = np.sort(g["request_id"].unique())
-        where = {int(i): k for k, i in enumerate(ids)}
-        out[int(rep)] = {}
-        for name, s in g.groupby("scheduler"):
-            lat = np.full(len(ids), np.nan)
-            ok = s["is_measured"].astype(bool) & s["is_completed"].astype(bool)
-            for rid, e2el in zip(s.loc[ok, "request_id"], s.loc[ok, "e2el_ms"], strict=True):
-                lat[where[int(rid)]] = float(e2el)
-            out[int(rep)][str(name)] = lat
+        kept = ok[ok["repeat"] == rep]
+        out[int(rep)] = {
+            str(name): kept[kept["scheduler"] == name].set_index("request_id")["e2el_ms"].reindex(ids).to_numpy(float)
+            for name in g["scheduler"].unique()
+        }
     return out
 
 

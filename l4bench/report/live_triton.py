@@ -261,7 +261,9 @@ def live_gpu_triton_repeats(root: Path) -> str:
 
     live = json.loads((root / REPEATS / "live" / "summary.json").read_text())
     sim = json.loads((root / REPEATS / "sim" / "summary.json").read_text())
-    e2e = per_request(root / RUN2 / "live", 1)
+    from l4bench.merge_runs import per_request_e2el
+
+    e2e_by_repeat = per_request_e2el(root / RUN2 / "live")  # the repeats with per-request records
     twin = {e["repeat"]: e["schedulers"] for e in sim["per_repeat"]}
     rows, ratios, twin_ratios = [], [], []
     for entry in live["per_repeat"]:
@@ -269,7 +271,8 @@ def live_gpu_triton_repeats(root: Path) -> str:
         t = twin[r]
         if entry["requests_sha256"] != next(e for e in sim["per_repeat"] if e["repeat"] == r)["requests_sha256"]:
             raise ValueError(f"repeat {r}: the twin replayed other requests")
-        if r == 1:
+        if r in e2e_by_repeat:
+            e2e = e2e_by_repeat[r]
             vs_lr = _fmt_ratio(paired_ratio(e2e["l4"], e2e["least_requests"])) + " paired"
         else:
             vs_lr = _fmt_ratio(unpaired_ratio(s["l4"], s["least_requests"], "mean_e2el_ms")) + " unpaired"
