@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import statistics
 import time
 from typing import Any
@@ -76,7 +77,9 @@ def main() -> None:
                     help="B's load per phase, in order: idle, short (32 x 1k), shortN (N x 1k), long (4 x 24k)")
     args = ap.parse_args()
     loads = args.b_loads.split(",")
-    bad = [x for x in loads if x not in ("idle", "long") and not (x.startswith("short") and x[5:] in ("", *map(str, range(1, 513))))]
+    shorts = [re.fullmatch(r"short([1-9][0-9]*)?", x) for x in loads]
+    bad = [x for x, m in zip(loads, shorts, strict=True)
+           if x not in ("idle", "long") and (m is None or int(m.group(1) or 32) > 512)]
     if bad or loads[0] != "idle":
         ap.error(f"--b-loads: {args.b_loads!r}; start with idle, then any of short, shortN (N <= 512), long")
     asyncio.run(phase(args.a, args.b, args.model, "idle", 999))  # warm-up: first-use kernels, graphs
