@@ -5,8 +5,10 @@ other instance does. Measured on one H200 (results/live/gpu_h200_shared_interfer
 instance decodes at its own speed beside an idle neighbour and 1.7x / 2.24x / 2.32x slower beside
 one running 8 / 32 / 128 short requests. With ``engine.gpu_contention`` the simulator replaces the
 flat factor by that curve: each planned step of instance i takes ``perf`` time x gpu_share (the flat
-factor undone) x slowdown(sequences its GPU neighbours run now, interpolated linearly, constant past
-the last point). A neighbour whose load changes cuts i's stretch after the step in flight, so the
+factor undone) x slowdown(tokens per step its GPU neighbours compute now, interpolated linearly,
+constant past the last point). The curve's x axis is called ``neighbour_seqs`` because the probe's
+neighbours only decode (one token per sequence); a prefilling neighbour's chunk counts its tokens,
+which puts it past the last measured point (an extrapolation). A neighbour whose load changes cuts i's stretch after the step in flight, so the
 next steps use the new factor. The scheduler's own cost model keeps the perf model it was given.
 """
 
@@ -58,9 +60,9 @@ class GpuContention:
         first = instance_id - instance_id % self.instances_per_gpu
         return range(first, min(first + self.instances_per_gpu, num_instances))
 
-    def time_scale(self, neighbour_seqs: int) -> float:
-        """Multiplier of perf's step time for an instance whose GPU neighbours run this many sequences."""
-        return self.flat_share * float(np.interp(neighbour_seqs, self.neighbour_seqs, self.slowdown))
+    def time_scale(self, neighbour_tokens: int) -> float:
+        """Multiplier of perf's step time for an instance whose GPU neighbours compute this many tokens per step."""
+        return self.flat_share * float(np.interp(neighbour_tokens, self.neighbour_seqs, self.slowdown))
 
     def describe(self) -> dict[str, Any]:
         """What the run's summary records."""
