@@ -183,6 +183,17 @@ def _shape(chunk: dict[str, Any]) -> tuple[Any, ...]:
             sorted(choice.get("delta", {})), sorted(chunk.get("usage") or {}))  # fmt: skip
 
 
+def _runs(shapes: list[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], int]]:
+    """Consecutive equal shapes as (shape, how many)."""
+    out: list[tuple[tuple[Any, ...], int]] = []
+    for s in shapes:
+        if out and out[-1][0] == s:
+            out[-1] = (s, out[-1][1] + 1)
+        else:
+            out.append((s, 1))
+    return out
+
+
 def test_chunk_shapes_and_tokenize_match_vllm(served: dict[str, Any]) -> None:
     direct, router = served["urls"][0], served["router"]
     completion = {"model": "tiny-llama", "prompt": "t1 t2 t3", "max_tokens": 4, "ignore_eos": True,
@@ -190,9 +201,12 @@ def test_chunk_shapes_and_tokenize_match_vllm(served: dict[str, Any]) -> None:
     chat = {"model": "tiny-llama", "messages": [{"role": "user", "content": "t5 t6"}], "max_tokens": 4,
             "ignore_eos": True, "stream": True}  # fmt: skip
     for path, body in (("/v1/completions", completion), ("/v1/chat/completions", chat)):
-        want = [_shape(c) for c in _stream(direct, path, body)]
-        got = [_shape(c) for c in _stream(router, path, body)]
-        assert got == want, (path, got, want)
+        # vLLM itself may put two tokens in one chunk when its output queue holds both (seen under CI
+        # load on the direct stream), so the chunk count is not the engine's to promise: compare the
+        # sequence of chunk kinds, each run of equal shapes counted once.
+        want = _runs([_shape(c) for c in _stream(direct, path, body)])
+        got = _runs([_shape(c) for c in _stream(router, path, body)])
+        assert [s for s, _ in got] == [s for s, _ in want], (path, got, want)
     req = json.dumps({"model": "tiny-llama", "prompt": "t1 t2 t3"}).encode()
     answers = []
     for url in (direct, router):
