@@ -77,11 +77,11 @@ class HopDriver:
         self.kv = kv  # None: every hop recomputes
 
     def _pick(self, decision: Decision) -> int | None:
-        """The decided instance if healthy and known, else the least loaded healthy one."""
+        """The decided instance if healthy and known, else the least loaded routable one."""
         inst = decision.instance_id
         if inst in self.state.endpoints and self.state.is_healthy(inst):
             return inst
-        return self.state.least_loaded_healthy()
+        return self.state.least_loaded_routable()
 
     def _next_decision(self, flight: Flight, src: int) -> Decision:
         views = self.state.views()
@@ -133,7 +133,7 @@ class HopDriver:
         while True:
             inst = self._pick(decision)
             if inst is None:
-                flight.error, flight.error_status = "no healthy instance to continue on", 503
+                flight.error, flight.error_status = "every instance is marked down by the operator", 503
                 return
             if flight.num_segments > 0 and flight.prompt_ids is None:
                 flight.error = "cannot continue on another instance: the prompt's token ids are unknown (set a tokenizer)"

@@ -95,6 +95,8 @@ def render_metrics(state: RouterState, snapshot: Any = None) -> str:
     w.metric(
         "load_poll_misses_total", "counter", "Engine load polls that timed out or were unreadable.", [("", c.poll_misses)]
     )
+    w.metric("routed_while_down_total", "counter",
+             "Hops sent to a failed-down instance because none was healthy.", [("", c.routed_while_down)])
     w.metric(
         "token_events_total",
         "counter",

@@ -189,9 +189,12 @@ class RouterServer:
             load = await self.adapter.fetch_load(self._session, endpoint.url)
         except asyncio.TimeoutError:  # slow (aiohttp's timeouts are TimeoutErrors): keep its last load
             self.state.poll_missed(iid, misses_to_down)
-        except (aiohttp.ClientConnectionError, OSError):  # refused / reset: the instance is gone
+        except aiohttp.ClientConnectorError:  # could not connect (refused, no route): the instance is gone
             self.state.failed_down.add(iid)
-        except (aiohttp.ClientError, ValueError):  # an error status or unreadable metrics
+        except (aiohttp.ClientError, OSError, ValueError):
+            # an error status, unreadable metrics, or a connection dropped after it was made (a
+            # server closing an idle keep-alive connection as the poll reuses it looks the same):
+            # a miss, not proof that the instance is gone
             self.state.poll_missed(iid, misses_to_down)
         else:
             self.state.poll_succeeded(iid, load)

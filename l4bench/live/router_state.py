@@ -94,6 +94,7 @@ class Counters:
     generated_tokens: int = 0
     token_events: int = 0  # engine chunks carrying tokens (one client SSE chunk each)
     poll_misses: int = 0  # load polls that timed out or could not be read
+    routed_while_down: int = 0  # hops sent to a failed-down instance because none was healthy
 
 
 class RouterState:
@@ -150,6 +151,24 @@ class RouterState:
         """Remove a flight from its instance."""
         if flight.instance is not None:
             self.by_instance[flight.instance].discard(flight)
+
+    def least_loaded_routable(self) -> int | None:
+        """The least loaded healthy instance; if none is, the least loaded one down only by failure.
+
+        failed_down is evidence, not certainty: on a busy host a dropped load poll or one broken
+        stream can mark every instance down at once. Refusing then turns a transient into errors,
+        so the hop itself probes the least loaded such instance (a dead one fails fast, and the
+        caller's retry bound still ends the request). Operator-marked (sticky) instances are never
+        used; None only when every instance is one of those.
+        """
+        best = self.least_loaded_healthy()
+        if best is not None:
+            return best
+        ids = [i for i in self.order if i not in self.sticky_down]
+        if not ids:
+            return None
+        self.counters.routed_while_down += 1
+        return min(ids, key=lambda i: (len(self.by_instance[i]), self.poll_misses.get(i, 0), i))
 
     def least_loaded_healthy(self, exclude: int | None = None) -> int | None:
         """The healthy instance with the fewest flights (fallback when a scheduler picks a down one)."""

@@ -218,3 +218,28 @@ def test_repeated_poll_misses_or_a_refused_connection_take_an_instance_out() -> 
             assert c.router.state.healthy_ids() == []
 
     asyncio.run(go())
+
+
+def test_every_instance_down_by_poll_misses_still_serves() -> None:
+    """Failure evidence marking every instance down at once (slow polls on a loaded host) is not a 503."""
+
+    async def go() -> None:
+        slow = FakeBackendConfig(metrics_delay_s=0.3)
+        cluster = FakeCluster(2, backend=slow, adapter=VllmEngine(load_timeout_s=0.05))
+        cluster.router_overrides = {"load_poll_interval_s": 0.01, "poll_misses_to_down": 1}
+        async with cluster as c:
+            assert c.router is not None
+            await asyncio.sleep(0.3)
+            assert c.router.state.healthy_ids() == []  # both out by slow polls, both alive
+            results = await asyncio.gather(*(post(c.url, {"prompt": [i + 1, 2], "max_tokens": 4}) for i in range(4)))
+            assert [status for status, _ in results] == [200] * 4
+            assert [body["choices"][0]["token_ids"] for _, body in results] == [
+                expected_tokens([i + 1, 2], 4) for i in range(4)
+            ]
+            assert c.router.state.counters.routed_while_down >= 4
+            for i in (0, 1):  # taken out by the operator: never used
+                c.router.mark_unhealthy(i)
+            status, body = await post(c.url, {"prompt": [1], "max_tokens": 2})
+            assert status == 503 and "operator" in body["error"]["message"]
+
+    asyncio.run(go())
