@@ -11,6 +11,9 @@
 # Environment: EXPERIMENT (default live_gpu_triton), SWEEP_S (the harness's time limit from its start,
 #   default 1380), WAIT_S (one call's wait, default 540), L4BENCH_CODE_COMMIT (the commit of the clean
 #   tree that was sent: the copy's .git is stale; recorded in every summary.json's provenance).
+#   THEN_EXPERIMENT / THEN_OVERRIDES / THEN_SWEEP_S (optional): a second sweep, started once the
+#   first has ended and its servers have left the GPU, written to $RES/runs2 (e.g. another backend:
+#   the first sweep's servers are stopped, the second's started with their own backend).
 # What comes back: $OUT/res.tgz (summary.json, comparison.csv, config_resolved.yaml, requests.parquet,
 # timeline.json, the servers' logs) and $OUT/sweep.log (the harness's output).
 set -u
@@ -30,8 +33,22 @@ if [ "$MODE" = start ]; then
   (setsid nohup nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv -l 5 \
      > $RES/gpu_usage.csv 2>&1 < /dev/null &)
   echo "install done at ${SECONDS}s; sweep: +experiment=${EXPERIMENT:-live_gpu_triton} $*"
-  setsid nohup timeout "${SWEEP_S:-1380}" python3 -m l4bench +experiment="${EXPERIMENT:-live_gpu_triton}" \
-    results_dir=$RES/runs "$@" > $RES/sweep.log 2>&1 < /dev/null &
+  export RES
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  setsid nohup bash -c '
+    timeout "${SWEEP_S:-1380}" python3 -m l4bench +experiment="${EXPERIMENT:-live_gpu_triton}" \
+      results_dir=$RES/runs "$@"
+    echo "sweep 1 rc=$?"
+    [ -n "${THEN_EXPERIMENT:-}" ] || exit 0
+    for _ in $(seq 60); do   # the engine children must have freed the GPU before new servers start
+      used=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+      [ "${used:-0}" -lt 2000 ] && break; sleep 2
+    done
+    echo "sweep 2 at ${SECONDS}s (GPU memory used ${used} MiB): +experiment=$THEN_EXPERIMENT $THEN_OVERRIDES"
+    set -f   # THEN_OVERRIDES holds list overrides like [static_ranges]: split into words, never globbed
+    timeout "${THEN_SWEEP_S:-1380}" python3 -m l4bench +experiment="$THEN_EXPERIMENT" \
+      results_dir=$RES/runs2 $THEN_OVERRIDES
+    echo "sweep 2 rc=$?"' sweep "$@" > $RES/sweep.log 2>&1 < /dev/null &
   echo $! > /tmp/sweep.pid
 fi
 
