@@ -23,11 +23,11 @@ from l4bench.report.tables import table
 FA3 = Path("results") / "live" / "gpu_h200_fa3_shared"
 
 
-def _load(run: Path) -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, np.ndarray]]]:
+def _load(run: Path, twin: str = "sim") -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, np.ndarray]]]:
     from l4bench.merge_runs import per_request_e2el
 
     live = json.loads((run / "live" / "summary.json").read_text())
-    sim = json.loads((run / "sim" / "summary.json").read_text())
+    sim = json.loads((run / twin / "summary.json").read_text())
     return live, sim, per_request_e2el(run / "live")
 
 
@@ -43,13 +43,18 @@ def _best_baseline(schedulers: dict[str, Any]) -> str:
     return min((n for n in schedulers if not is_l4_family(n)), key=lambda n: schedulers[n]["mean_e2el_ms"])
 
 
-def backend_table(root: Path, run: Path) -> str:
-    """Scheduler x repeat table of a live backend run against its twin, then the ratios to each baseline."""
+def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
+    """Scheduler x repeat table of a live backend run against its twin (sim/), then L4's paired ratios
+    to each baseline. bound: a second twin folder (e.g. the same twin with perf.gpu_share=1, the
+    no-contention bound of a shared GPU), shown as one more column."""
     live, sim, e2e = _load(root / run)
+    other = _load(root / run, bound)[1] if bound else None
     rows, ratio_lines = [], []
     for entry in live["per_repeat"]:
         r, runs, twin = entry["repeat"], entry["schedulers"], _twin(sim, entry)
-        best = _best_baseline(runs)
+        twin_bound = _twin(other, entry) if other else {}
+        baselines = [n for n in runs if not is_l4_family(n)]
+        best = _best_baseline(runs) if len(baselines) > 1 else None
         for name, lv in runs.items():
             tw = twin[name]
             rows.append([str(r), name + (" (best baseline)" if name == best else ""),
@@ -57,10 +62,12 @@ def backend_table(root: Path, run: Path) -> str:
                          _with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), _with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
                          _with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
                          str(lv["migrations"]), f"{tw['mean_e2el_ms'] / 1e3:.2f}", _err_ci(tw, lv, "mean_e2el_ms"),
-                         _err_ci(tw, lv, "p99_e2el_ms"), _err(tw["request_throughput"], lv["request_throughput"])])
+                         _err_ci(tw, lv, "p99_e2el_ms"), _err(tw["request_throughput"], lv["request_throughput"]),
+                         *([f"{twin_bound[name]['mean_e2el_ms'] / 1e3:.2f} / {twin_bound[name]['p99_e2el_ms'] / 1e3:.1f}"]
+                           if other else [])])
         if "l4" not in runs or r not in e2e:
             continue
-        for base in (n for n in runs if not is_l4_family(n)):
+        for base in baselines:
             mean = paired_ratio(e2e[r]["l4"], e2e[r][base])
             p99 = paired_ratio(e2e[r]["l4"], e2e[r][base], 99.0)
             ratio_lines.append(f"repeat {r}, L4 / {base}{' (best)' if base == best else ''}: mean E2E "
@@ -69,7 +76,12 @@ def backend_table(root: Path, run: Path) -> str:
                                f"{twin['l4']['p99_e2el_ms'] / twin[base]['p99_e2el_ms']:.3f}).")
     out = table(["repeat", "scheduler", "completed / measured", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
                  "mean TTFT s [95% CI]", "mean TPOT ms [95% CI]", "req/s", "hops", "twin mean E2E s",
-                 "twin err mean [CI, %]", "twin err p99 [CI, %]", "twin err req/s"], rows)
+                 "twin err mean [CI, %]", "twin err p99 [CI, %]", "twin err req/s",
+                 *([f"{bound} twin mean / p99 E2E s"] if other else [])], rows)
+    out += ("\n\nSame requests live and in every twin, each repeat (requests_sha256; the report refuses a twin "
+            "that replayed others).")
+    if not ratio_lines:
+        return out + " No repeat ran L4 and a baseline live, so there is no paired ratio."
     return out + "\n\nPaired ratios (request bootstrap over the requests both completed, 95% CI):\n\n" + \
         "\n".join(f"- {line}" for line in ratio_lines)
 
@@ -81,7 +93,8 @@ def fa3_goals(root: Path, run: Path) -> str:
     lines = []
     for entry in live["per_repeat"]:
         r, runs = entry["repeat"], entry["schedulers"]
-        if "l4" not in runs or r not in e2e:
+        if "l4" not in runs or r not in e2e or len(runs) < 2:
+            lines.append(f"repeat {r}: not measured (live ran {', '.join(runs)} only).")
             continue
         best = _best_baseline(runs)
         for label, q in (("mean", None), ("p99", 99.0)):
@@ -99,10 +112,65 @@ def fa3_goals(root: Path, run: Path) -> str:
 @register("live_gpu_fa3")
 def live_gpu_fa3(root: Path) -> str:
     """results/live/gpu_h200_fa3_shared: the FA3 control, live vs twin."""
-    return backend_table(root, FA3)
+    return backend_table(root, FA3, bound="sim_share1")
 
 
 @register("live_gpu_fa3_goals")
 def live_gpu_fa3_goals(root: Path) -> str:
     """results/live/gpu_h200_fa3_shared: issue 15's FA3 goals, met or not."""
     return fa3_goals(root, FA3)
+
+
+def _bucket(s: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return next(b for b in s["per_bucket"] if b["bucket"].startswith(prefix) and b["count"])
+
+
+def _prefill_alone_s(root: Path, run: Path, prompt_tokens: int) -> float:
+    """The live config's fitted step-time model (share 1): one prompt prefilled alone, chunk by chunk."""
+    from omegaconf import OmegaConf
+
+    from l4bench.perf.base import BatchShape, GpuSpec, ModelSpec
+    from l4bench.perf.fitted import FittedPerfModel
+
+    cfg = OmegaConf.load(root / run / "live" / "config_resolved.yaml")
+    model = ModelSpec(**OmegaConf.to_container(cfg.model))  # type: ignore[arg-type]
+    gpu = GpuSpec(**OmegaConf.to_container(cfg.gpu))  # type: ignore[arg-type]
+    fm = FittedPerfModel(model, gpu, profile=str(cfg.perf.profile), profile_dir=str(root / "results" / "profiles"))
+    chunk, done, t = int(cfg.cluster.max_num_batched_tokens), 0, 0.0
+    while done < prompt_tokens:
+        c = min(chunk, prompt_tokens - done)
+        t += fm.step_time_s(BatchShape(num_prefill_tokens=c, num_prefill_seqs=1, prefill_attention_tokens=c * (done + c / 2)))
+        done += c
+    return t
+
+
+def share_bounds(root: Path, run: Path, name: str = "static_ranges") -> str:
+    """Live against the flat-share twin (sim/, share 0.5) and its no-contention bound (sim_share1/),
+    per prompt class, with the long class's fastest live TTFT against the model's prefill alone."""
+    import pandas as pd
+
+    from l4bench.report.live_triton import LONG_PROMPT
+
+    live, half, _ = _load(root / run)
+    one = _load(root / run, "sim_share1")[1]
+    lv, hv, ov = live["schedulers"][name], half["schedulers"][name], one["schedulers"][name]
+    rows = [[label, f"{lv[k] / 1e3:.2f}", f"{ov[k] / 1e3:.2f}", f"{hv[k] / 1e3:.2f}"]
+            for label, k in (("mean E2E s", "mean_e2el_ms"), ("p99 E2E s", "p99_e2el_ms"))]
+    for cls, prefix in (("short", "[0,"), ("long", f"[{LONG_PROMPT},")):
+        b = [_bucket(s, prefix) for s in (lv, ov, hv)]
+        rows.append([f"{cls} class mean TTFT s", *(f"{x['mean_ttft_ms'] / 1e3:.2f}" for x in b)])
+        rows.append([f"{cls} class mean TPOT ms", *(f"{x['mean_tpot_ms']:.1f}" for x in b)])
+    out = table([name, "live", "twin, share 1", "twin, share 0.5"], rows)
+    df = pd.read_csv(root / run / "live" / "requests.csv")
+    longs = df[df["is_measured"].astype(bool) & (df["scheduler"] == name) & (df["prompt_tokens"] > LONG_PROMPT)]
+    median_prompt = int(longs["prompt_tokens"].median())
+    return out + (f"\n\nLong class live ({len(longs)} measured requests, median prompt {median_prompt:,} tokens): "
+                  f"TTFT fastest {longs['ttft_ms'].min() / 1e3:.2f} s, p10 {longs['ttft_ms'].quantile(0.1) / 1e3:.2f} s, "
+                  f"median {longs['ttft_ms'].median() / 1e3:.2f} s; the fitted model's prefill of a "
+                  f"{median_prompt:,}-token prompt alone at share 1: {_prefill_alone_s(root, run, median_prompt):.2f} s.")
+
+
+@register("live_gpu_fa3_share_bounds")
+def live_gpu_fa3_share_bounds(root: Path) -> str:
+    """results/live/gpu_h200_fa3_shared: static_ranges live between the twin's share-1 and share-0.5 bounds."""
+    return share_bounds(root, FA3)

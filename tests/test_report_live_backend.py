@@ -1,0 +1,58 @@
+"""l4bench.report.live_backend: the per-backend live table and the FA3 goals, on a synthetic run folder."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from l4bench.report.live_backend import backend_table, fa3_goals
+
+RUN = "run"
+
+
+def _summary(means_s):
+    scheds = {n: {"completed": 300, "num_prompts": 300, "mean_e2el_ms": m * 1e3, "p99_e2el_ms": 4 * m * 1e3,
+                  "mean_ttft_ms": 100.0, "mean_tpot_ms": 10.0, "request_throughput": 1.0, "migrations": 0}
+              for n, m in means_s.items()}
+    return {"schedulers": scheds, "per_repeat": [{"repeat": 0, "requests_sha256": "abc", "schedulers": scheds}]}
+
+
+def _write(tmp_path, factors, seed=0):
+    """A live run where each scheduler's E2E is the same requests' base times x its factor (+ noise)."""
+    rng = np.random.default_rng(seed)
+    base = rng.lognormal(8.0, 1.0, 300)
+    rows = [{"repeat": 0, "request_id": i, "scheduler": n, "is_measured": True, "is_completed": True,
+             "e2el_ms": base[i] * f * rng.lognormal(0, 0.02)} for n, f in factors.items() for i in range(300)]
+    means = {n: float(np.mean([r["e2el_ms"] for r in rows if r["scheduler"] == n])) / 1e3 for n in factors}
+    for side in ("live", "sim"):
+        (tmp_path / RUN / side).mkdir(parents=True)
+        (tmp_path / RUN / side / "summary.json").write_text(json.dumps(_summary(means)))
+    pd.DataFrame(rows).to_csv(tmp_path / RUN / "live" / "requests.csv", index=False)
+
+
+def test_goals_met_when_l4_is_faster_and_missed_when_slower(tmp_path):
+    _write(tmp_path, {"l4": 0.8, "least_requests": 1.0, "static_ranges": 1.2})
+    goals = fa3_goals(tmp_path, tmp_path / RUN)
+    assert "mean E2E no worse than the best baseline (least_requests): met" in goals
+    assert "p99 E2E below static_ranges': met" in goals
+    (tmp_path / RUN).rename(tmp_path / "old")
+    _write(tmp_path, {"l4": 1.3, "least_requests": 1.0, "static_ranges": 1.2})
+    goals = fa3_goals(tmp_path, tmp_path / RUN)
+    assert "(least_requests): missed" in goals and "below static_ranges': missed" in goals
+
+
+def test_a_run_without_l4_reports_not_measured_and_no_ratio(tmp_path):
+    _write(tmp_path, {"static_ranges": 1.0})
+    assert fa3_goals(tmp_path, tmp_path / RUN) == "- repeat 0: not measured (live ran static_ranges only)."
+    out = backend_table(tmp_path, tmp_path / RUN)
+    assert "| 0 | static_ranges | 300 / 300 |" in out and "no paired ratio" in out
+
+
+def test_table_refuses_a_twin_of_other_requests(tmp_path):
+    _write(tmp_path, {"l4": 1.0, "least_requests": 1.0})
+    doc = json.loads((tmp_path / RUN / "sim" / "summary.json").read_text())
+    doc["per_repeat"][0]["requests_sha256"] = "other"
+    (tmp_path / RUN / "sim" / "summary.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="did not replay the live requests"):
+        backend_table(tmp_path, tmp_path / RUN)
