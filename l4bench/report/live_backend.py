@@ -144,23 +144,29 @@ def _prefill_alone_s(root: Path, run: Path, prompt_tokens: int) -> float:
     return t
 
 
+TWINS = (("twin, share 1", "sim_share1"), ("twin, idle neighbour 1x / busy 2x", "sim_timeslice"),
+         ("twin, share 0.5", "sim"))
+
+
 def share_bounds(root: Path, run: Path, name: str = "static_ranges") -> str:
-    """Live against the flat-share twin (sim/, share 0.5) and its no-contention bound (sim_share1/),
-    per prompt class, with the long class's fastest live TTFT against the model's prefill alone."""
+    """Live against twins that differ only in how the shared GPU is split (TWINS: unshared, time-sliced
+    by the neighbour's busy periods, the flat 0.5), per prompt class, with the long class's fastest
+    live TTFT against the model's prefill alone."""
     import pandas as pd
 
     from l4bench.report.live_triton import LONG_PROMPT
 
-    live, half, _ = _load(root / run)
-    one = _load(root / run, "sim_share1")[1]
-    lv, hv, ov = live["schedulers"][name], half["schedulers"][name], one["schedulers"][name]
-    rows = [[label, f"{lv[k] / 1e3:.2f}", f"{ov[k] / 1e3:.2f}", f"{hv[k] / 1e3:.2f}"]
+    live = _load(root / run)[0]["schedulers"][name]
+    twins = [(label, _load(root / run, folder)[1]["schedulers"][name]) for label, folder in TWINS
+             if (root / run / folder / "summary.json").is_file()]
+    runs = [live, *(s for _, s in twins)]
+    rows = [[label, *(f"{s[k] / 1e3:.2f}" for s in runs)]
             for label, k in (("mean E2E s", "mean_e2el_ms"), ("p99 E2E s", "p99_e2el_ms"))]
     for cls, prefix in (("short", "[0,"), ("long", f"[{LONG_PROMPT},")):
-        b = [_bucket(s, prefix) for s in (lv, ov, hv)]
+        b = [_bucket(s, prefix) for s in runs]
         rows.append([f"{cls} class mean TTFT s", *(f"{x['mean_ttft_ms'] / 1e3:.2f}" for x in b)])
         rows.append([f"{cls} class mean TPOT ms", *(f"{x['mean_tpot_ms']:.1f}" for x in b)])
-    out = table([name, "live", "twin, share 1", "twin, share 0.5"], rows)
+    out = table([name, "live", *(label for label, _ in twins)], rows)
     df = pd.read_csv(root / run / "live" / "requests.csv")
     longs = df[df["is_measured"].astype(bool) & (df["scheduler"] == name) & (df["prompt_tokens"] > LONG_PROMPT)]
     median_prompt = int(longs["prompt_tokens"].median())
