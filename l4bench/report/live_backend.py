@@ -26,9 +26,12 @@ FA3 = Path("results") / "live" / "gpu_h200_fa3_shared"
 def _load(run: Path, twin: str = "sim") -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, np.ndarray]]]:
     from l4bench.merge_runs import per_request_e2el
 
-    live = json.loads((run / "live" / "summary.json").read_text())
-    sim = json.loads((run / twin / "summary.json").read_text())
-    return live, sim, per_request_e2el(run / "live")
+    return _summary(run, "live"), _summary(run, twin), per_request_e2el(run / "live")
+
+
+def _summary(run: Path, side: str) -> dict[str, Any]:
+    """run/side/summary.json (side: live, or a twin's folder)."""
+    return dict(json.loads((run / side / "summary.json").read_text()))
 
 
 def _twin(sim: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +51,7 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
     to each baseline. bound: a second twin folder (e.g. the same twin with perf.gpu_share=1, the
     no-contention bound of a shared GPU), shown as one more column."""
     live, sim, e2e = _load(root / run)
-    other = _load(root / run, bound)[1] if bound else None
+    other = _summary(root / run, bound) if bound else None
     rows, ratio_lines = [], []
     for entry in live["per_repeat"]:
         r, runs, twin = entry["repeat"], entry["schedulers"], _twin(sim, entry)
@@ -156,8 +159,8 @@ def share_bounds(root: Path, run: Path, name: str = "static_ranges") -> str:
 
     from l4bench.report.live_triton import LONG_PROMPT
 
-    live = _load(root / run)[0]["schedulers"][name]
-    twins = [(label, _load(root / run, folder)[1]["schedulers"][name]) for label, folder in TWINS
+    live = _summary(root / run, "live")["schedulers"][name]
+    twins = [(label, _summary(root / run, folder)["schedulers"][name]) for label, folder in TWINS
              if (root / run / folder / "summary.json").is_file()]
     runs = [live, *(s for _, s in twins)]
     rows = [[label, *(f"{s[k] / 1e3:.2f}" for s in runs)]
