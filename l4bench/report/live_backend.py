@@ -92,7 +92,9 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
 def fa3_goals(root: Path, run: Path) -> str:
     """Issue 15's FA3 goals per repeat: L4 no worse than the best baseline on mean and p99 (the paired
     CI containing or below 1) and L4's p99 below static_ranges'."""
-    live, _, e2e = _load(root / run)
+    from l4bench.merge_runs import per_request_e2el
+
+    live, e2e = _summary(root / run, "live"), per_request_e2el(root / run / "live")
     lines = []
     for entry in live["per_repeat"]:
         r, runs = entry["repeat"], entry["schedulers"]
