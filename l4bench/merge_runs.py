@@ -7,8 +7,9 @@ A live GPU session fits only a few runs, so an experiment's repeats come from se
 a scheduler to a later one. Each RUN_DIR holds what the harness wrote (summary.json,
 config_resolved.yaml; requests.parquet where it survived). Rules:
 
-- the resolved configs must agree except for the keys in ``IGNORED_KEYS`` (which repeats a run did
-  and in what order, where it wrote); otherwise the merge is refused, naming the keys;
+- the resolved configs must agree except for the keys in ``IGNORED_KEYS`` (which repeats and
+  schedulers a run did and in what order, where it wrote; each scheduler's parameters, in
+  ``experiment.scheduler_overrides``, must agree); otherwise the merge is refused, naming the keys;
 - a repeat found in several runs must have the same requests (``requests_sha256``) and different
   schedulers there: its runs are joined into one paired repeat; a scheduler run twice in one repeat
   is refused (keep one run directory out);
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 #: Config keys that may differ between the runs of one experiment.
-IGNORED_KEYS = ("experiment.repeats", "experiment.first_repeat", "experiment.shuffle_schedulers",
+IGNORED_KEYS = ("experiment.repeats", "experiment.first_repeat", "experiment.shuffle_schedulers", "experiment.schedulers",
                 "results_dir", "progress", "data_dir")
 
 

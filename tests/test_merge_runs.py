@@ -64,6 +64,18 @@ def test_schedulers_of_one_repeat_run_apart_keep_the_paired_bootstrap(tmp_path):
         assert again[name]["num_paired_requests"] == want["schedulers"][name]["num_paired_requests"]
 
 
+def test_runs_listing_other_schedulers_merge_but_other_scheduler_parameters_do_not(tmp_path):
+    def config(names, bound=8192):
+        return ("seed: 0\nexperiment:\n  schedulers: [" + ", ".join(names) + "]\n"
+                f"  scheduler_overrides:\n    static_ranges:\n      boundaries: [{bound}]\n")
+    first = _run(tmp_path / "first", config=config(NAMES[:2]), names=NAMES[:2])
+    rest = _run(tmp_path / "rest", config=config(NAMES[2:]), names=NAMES[2:])
+    assert merge([load_run(first), load_run(rest)])["per_repeat"][0]["scheduler_order"] == NAMES
+    other = _run(tmp_path / "other", config=config(NAMES[2:], bound=4096), names=NAMES[2:])
+    with pytest.raises(MergeError, match=r"config differs.*scheduler_overrides\.static_ranges\.boundaries"):
+        merge([load_run(first), load_run(other)])
+
+
 def test_a_run_without_per_request_records_still_merges_by_repeat(tmp_path):
     a = _run(tmp_path / "a")
     b = _run(tmp_path / "b", first_repeat=1, names=NAMES[:2])
