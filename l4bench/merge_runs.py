@@ -17,7 +17,8 @@ config_resolved.yaml; requests.parquet where it survived). Rules:
 
 DIR gets summary.json (the runs' ``per_repeat`` joined, then the same aggregates, ratios to the best
 baseline and paired CIs the harness computes; ``merge`` says which run each repeat and scheduler came
-from and which repeats each scheduler has) and comparison.csv. Per-request E2E comes from each run's
+from and which repeats each scheduler has), comparison.csv, and requests.csv (all runs' per-request
+rows, so DIR reads like one run's folder) when every run has per-request records. Per-request E2E comes from each run's
 requests.parquet or requests.csv (``l4bench.metrics.frame.write_requests_csv``); a run without either still contributes its per-run summaries (ratios over several
 repeats use those), only its single-repeat request-level bootstrap is lost.
 """
@@ -199,10 +200,14 @@ def merge(runs: list[Run], allow_mixed_commits: bool = False) -> dict[str, Any]:
     return doc
 
 
-def write(doc: dict[str, Any], out: Path, config_from: Path) -> None:
-    """summary.json, comparison.csv and the first run's config_resolved.yaml under out."""
+def write(doc: dict[str, Any], out: Path, runs: list[Run]) -> None:
+    """summary.json, comparison.csv and the first run's config_resolved.yaml under out; requests.csv
+    (every run's per-request rows, one table like a single run's) when every run has them."""
     import shutil
 
+    import pandas as pd
+
+    from l4bench.metrics.frame import read_requests_table, write_requests_csv
     from l4bench.metrics.summary import comparison_frame
     from l4bench.results_writer import write_json
 
@@ -210,7 +215,11 @@ def write(doc: dict[str, Any], out: Path, config_from: Path) -> None:
     write_json(out / "summary.json", doc)
     comparison_frame(doc["schedulers"], doc["versus_best_baseline"],
                      doc["versus_best_each_repeat"]).to_csv(out / "comparison.csv", index=False)
-    shutil.copy(config_from / "config_resolved.yaml", out / "config_resolved.yaml")
+    shutil.copy(runs[0].path / "config_resolved.yaml", out / "config_resolved.yaml")
+    if all(r.latencies for r in runs):
+        frames = [read_requests_table(r.path) for r in runs]
+        write_requests_csv(pd.concat(frames, ignore_index=True).sort_values(["repeat", "scheduler", "request_id"]),
+                           out / "requests.csv")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MergeError, OSError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    write(doc, args.out, runs[0].path)
+    write(doc, args.out, runs)
     cov = ", ".join(f"{n} {c}" for n, c in doc["merge"]["coverage"].items())
     print(f"{doc['merge']['commits']}; repeats {doc['repeats']['indices']}; {cov} -> {args.out / 'summary.json'}")
     return 0

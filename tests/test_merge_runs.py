@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from l4bench.merge_runs import MergeError, load_run, main, merge
+from l4bench.merge_runs import MergeError, load_run, main, merge, per_request_e2el
 from l4bench.metrics.frame import read_requests_parquet, write_requests_csv
 from l4bench.replay import replay_and_write
 from tests.test_replay import NAMES, _FakeEngine, _plan
@@ -106,8 +107,18 @@ def test_mismatches_are_refused_with_the_reason(tmp_path):
 def test_cli_writes_the_merge_and_says_why_not_in_one_line(tmp_path, capsys):
     a, b = _run(tmp_path / "a"), _run(tmp_path / "b", first_repeat=1)
     assert main([str(a), str(b), "--out", str(tmp_path / "m")]) == 0
-    assert {p.name for p in (tmp_path / "m").iterdir()} == {"summary.json", "comparison.csv", "config_resolved.yaml"}
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"summary.json", "comparison.csv", "config_resolved.yaml",
+                                                           "requests.csv"}
     assert "repeats [0, 1]" in capsys.readouterr().out
+    joined, parts = per_request_e2el(tmp_path / "m"), {**per_request_e2el(a), **per_request_e2el(b)}
+    assert sorted(joined) == [0, 1] and all(
+        np.allclose(joined[r][n], parts[r][n], equal_nan=True, rtol=1e-5) for r in parts for n in parts[r])
+    # the merged folder merges again like any run (its requests.csv read back, instances already "0;1")
+    assert main([str(tmp_path / "m"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "requests.csv").read_text() == (tmp_path / "m" / "requests.csv").read_text()
+    (a / "requests.parquet").unlink()
+    assert main([str(a), str(b), "--out", str(tmp_path / "m3")]) == 0
+    assert not (tmp_path / "m3" / "requests.csv").exists()  # only when every run has per-request rows
     assert main([str(a), str(tmp_path / "nowhere"), "--out", str(tmp_path / "m2")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no summary.json" in err and len(err.strip().splitlines()) == 1

@@ -227,11 +227,20 @@ SLIM_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _instances_cell(v: Any) -> str:
+    """ "0;1" for the instances a request went through (a requests.csv read back holds "0;1", 0 or NaN)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "" if pd.isna(v) else str(int(v))
+    return ";".join(str(int(i)) for i in v)
+
+
 def write_requests_csv(df: pd.DataFrame, path: Path | str) -> Path:
     """requests.csv: SLIM_COLUMNS of a requests frame, instances as "0;1" (the path it took)."""
     out = df[[c for c in SLIM_COLUMNS if c in df.columns]].copy()
     if "instances" in out:
-        out["instances"] = out["instances"].map(lambda v: ";".join(str(int(i)) for i in v))
+        out["instances"] = out["instances"].map(_instances_cell)
     path = Path(path)
     out.to_csv(path, index=False, float_format="%.6g")
     return path
