@@ -30,8 +30,12 @@ if [ "$MODE" = start ]; then
   export PYTHONPATH=/tmp/site:$PWD   # install.sh sets /tmp/site alone; the harness runs from this tree
   nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version --format=csv > $RES/nvidia_smi.csv
   cat $RES/nvidia_smi.csv
-  (setsid nohup nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv -l 5 \
-     > $RES/gpu_usage.csv 2>&1 < /dev/null &)
+  # one monitor per machine: a second `start` on the same warm machine would otherwise truncate the
+  # file under the first monitor, which keeps writing at its old offset (NUL-filled gaps)
+  pkill -f "nvidia-smi --query-gpu=timestamp" 2>/dev/null
+  [ -s $RES/gpu_usage.csv ] || echo "timestamp, memory.used [MiB], utilization.gpu [%]" > $RES/gpu_usage.csv
+  (setsid nohup nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader -l 5 \
+     >> $RES/gpu_usage.csv 2>&1 < /dev/null &)
   echo "install done at ${SECONDS}s; sweep: +experiment=${EXPERIMENT:-live_gpu_triton} $*"
   export RES
   # shellcheck disable=SC2016  # expanded by the inner bash
