@@ -191,6 +191,7 @@ def run(cfg: Any) -> Path:
 
     from l4bench.metrics.window import MeasurementWindow
     from l4bench.perf.base import GpuSpec, ModelSpec
+    from l4bench.provenance import recorded_config
     from l4bench.replay import ReplayPlan, replay_and_write, sweep_and_write
     from l4bench.types import ClusterSpec
 
@@ -280,7 +281,7 @@ def run(cfg: Any) -> Path:
             "max_model_len": cluster.max_model_len,
             "migration": dataclasses.asdict(migration) if migration is not None else {"mode": "recompute"},
         },
-        resolved_config=OmegaConf.to_yaml(cfg, resolve=True),
+        resolved_config=recorded_config(cfg),
     )
     if rates == [None]:
         return replay_and_write(plan)

@@ -102,6 +102,22 @@ def sim_attention_backend(perf: Any) -> str:
     return f"none named (perf model {getattr(perf, 'name', '?')}{where})"
 
 
+#: Config keys that name a place on the machine that ran, not the experiment (the data files are checked
+#: by their own checksums): recorded as the interpolation a reader's own environment resolves.
+LOCAL_KEYS = {"data_dir": "${oc.env:L4BENCH_DATA_DIR,null}"}
+
+
+def recorded_config(cfg: Any) -> str:
+    """config_resolved.yaml's text: the resolved config, with LOCAL_KEYS left as their interpolation so
+    the file (and config_sha256) does not depend on where the data lived."""
+    from omegaconf import OmegaConf
+
+    tree = OmegaConf.to_container(cfg, resolve=True)
+    if isinstance(tree, dict):
+        tree.update({k: v for k, v in LOCAL_KEYS.items() if k in tree})
+    return OmegaConf.to_yaml(OmegaConf.create(tree))
+
+
 def config_sha256(resolved_config: str) -> str | None:
     """sha256 of config_resolved.yaml's text (check with `sha256sum config_resolved.yaml`)."""
     return hashlib.sha256(resolved_config.encode()).hexdigest() if resolved_config else None

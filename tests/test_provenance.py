@@ -119,3 +119,18 @@ def test_live_report_refuses_mixed_commits(tmp_path):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert "refusing to merge runs of different commits" in p.stderr and not (tmp_path / "out").exists()
+
+
+def test_recorded_config_does_not_depend_on_where_the_data_lived(monkeypatch, tmp_path):
+    from omegaconf import OmegaConf
+
+    def text(data_dir: str) -> str:
+        monkeypatch.setenv("L4BENCH_DATA_DIR", data_dir)
+        cfg = OmegaConf.create({"data_dir": "${oc.env:L4BENCH_DATA_DIR,null}", "seed": "${x}", "x": 3})
+        return provenance.recorded_config(cfg)
+
+    a, b = text(str(tmp_path / "a")), text(str(tmp_path / "b"))
+    assert a == b and str(tmp_path) not in a
+    assert "seed: 3" in a  # everything else is resolved
+    monkeypatch.setenv("L4BENCH_DATA_DIR", str(tmp_path))
+    assert OmegaConf.create(a).data_dir == str(tmp_path)  # a reader's own environment resolves it
