@@ -56,3 +56,30 @@ def test_table_refuses_a_twin_of_other_requests(tmp_path):
     (tmp_path / RUN / "sim" / "summary.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="did not replay the live requests"):
         backend_table(tmp_path, tmp_path / RUN)
+
+
+def test_placement_counts_each_class_on_the_other_stage(tmp_path):
+    from l4bench.report.live_backend import placement
+
+    rows = []
+    for i in range(40):  # every 4th request long; l4 puts the 1st long and the 2nd short on the other stage
+        long = i % 4 == 0
+        for name, inst in (("static_ranges", int(long)), ("l4", int(long) ^ int(i in (0, 1)))):
+            rows.append({"repeat": 0, "request_id": i, "scheduler": name, "is_measured": i != 39,
+                         "is_completed": True, "prompt_tokens": 20000 if long else 1000, "instances": str(inst),
+                         "e2el_ms": 8000.0 if long else 2000.0, "ttft_ms": 100.0, "tpot_ms": 10.0})
+    (tmp_path / RUN / "live").mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(tmp_path / RUN / "live" / "requests.csv", index=False)
+    out = placement(tmp_path, tmp_path / RUN, (("live", "live"),), long_prompt=8192)
+    assert "| live | static_ranges | 0 / 10 | 0 / 29 | 2.00 | 100 | 10.0 | 8.00 | 3.54 |" in out
+    assert "| live | l4 | 1 / 10 | 1 / 29 |" in out  # request 39 (short) is not measured
+
+
+def test_goals_add_the_ratio_over_repeats_when_there_are_several(tmp_path):
+    _write(tmp_path, {"l4": 0.8, "least_requests": 1.0})
+    doc = json.loads((tmp_path / RUN / "live" / "summary.json").read_text())
+    doc["versus_best_baseline"] = {"metric": "mean_e2el_ms", "best_baseline": "least_requests", "schedulers": {
+        "l4": {"ratio": 1.08, "low": 0.56, "high": 2.1, "n": 2, "method": "t on log ratio"}}}
+    (tmp_path / RUN / "live" / "summary.json").write_text(json.dumps(doc))
+    assert fa3_goals(tmp_path, tmp_path / RUN).endswith(
+        "- over 2 repeats (t on log ratio): L4 / least_requests mean E2E 1.080 [0.560, 2.100]: met (CI containing or below 1).")

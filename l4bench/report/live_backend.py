@@ -111,7 +111,40 @@ def fa3_goals(root: Path, run: Path) -> str:
             ratio = paired_ratio(e2e[r]["l4"], e2e[r]["static_ranges"], 99.0)
             met = "met" if ratio[2] < 1.0 else ("not shown (CI contains 1)" if ratio[1] <= 1.0 else "missed")
             lines.append(f"repeat {r}: L4 p99 E2E below static_ranges': {met}, {_fmt_ratio(ratio)}.")
+    vs = live.get("versus_best_baseline") or {}
+    l4 = (vs.get("schedulers") or {}).get("l4")
+    if l4 and l4.get("n", 0) > 1 and vs.get("metric") == "mean_e2el_ms":
+        met = "met" if l4["low"] <= 1.0 else "missed"
+        lines.append(f"over {l4['n']} repeats ({l4['method']}): L4 / {vs['best_baseline']} mean E2E "
+                     f"{l4['ratio']:.3f} [{l4['low']:.3f}, {l4['high']:.3f}]: {met} (CI containing or below 1).")
     return "\n".join(f"- {line}" for line in lines)
+
+
+def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_prompt: int) -> str:
+    """Where each prompt class went and what it got, per side (live, twins with requests.csv) and
+    scheduler, over all repeats: the measured explanation of a mean-vs-tail trade between L4 and a
+    static split. Instance 0 is the short stage's (static_ranges' first range), instance 1 the long's."""
+    from l4bench.metrics.frame import read_requests_table
+
+    rows = []
+    for label, folder in sides:
+        df = read_requests_table(root / run / folder)
+        if df is None:
+            raise ValueError(f"{run / folder}: no requests.csv or requests.parquet")
+        df = df[df["is_measured"].astype(bool) & df["is_completed"].astype(bool)]
+        first = df["instances"].map(lambda v: int(str(v).split(";")[0]) if isinstance(v, str | int)
+                                    else int(list(v)[0]))
+        long = df["prompt_tokens"] > long_prompt
+        for name, g in df.groupby("scheduler", sort=False):
+            lg, sh = long[g.index], ~long[g.index]
+            on_short, on_long = int((first[g.index][lg] == 0).sum()), int((first[g.index][sh] == 1).sum())
+            rows.append([label, name, f"{on_short} / {int(lg.sum())}", f"{on_long} / {int(sh.sum())}",
+                         f"{g['e2el_ms'][sh].mean() / 1e3:.2f}", f"{g['ttft_ms'][sh].mean():.0f}",
+                         f"{g['tpot_ms'][sh].mean():.1f}", f"{g['e2el_ms'][lg].mean() / 1e3:.2f}",
+                         f"{g['e2el_ms'].mean() / 1e3:.2f}"])
+    return table(["side", "scheduler", "long prompts on instance 0", "short prompts on instance 1",
+                  "short mean E2E s", "short mean TTFT ms", "short mean TPOT ms", "long mean E2E s",
+                  "mean E2E s"], rows)
 
 
 @register("live_gpu_fa3")
@@ -185,3 +218,12 @@ def share_bounds(root: Path, run: Path, name: str = "static_ranges") -> str:
 def live_gpu_fa3_share_bounds(root: Path) -> str:
     """results/live/gpu_h200_fa3_shared: static_ranges live between the twin's share-1 and share-0.5 bounds."""
     return share_bounds(root, FA3)
+
+
+@register("live_gpu_fa3_placement")
+def live_gpu_fa3_placement(root: Path) -> str:
+    """results/live/gpu_h200_fa3_shared: where each prompt class went under each scheduler, live and in
+    the share-1 twin with L4's spill turned off (l4_no_spill)."""
+    from l4bench.report.live_triton import LONG_PROMPT
+
+    return placement(root, FA3, (("live", "live"), ("twin, share 1", "sim_share1_spill")), LONG_PROMPT)
