@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from l4bench.report.live_triton import unpaired_ratio
+from l4bench.report.live_stats import unpaired_ratio
 
 
 def _s(mean, lo, hi):
@@ -44,7 +44,7 @@ def test_interference_table_is_relative_to_each_repeats_idle_phase(tmp_path):
 def test_paired_ratio_cancels_what_both_schedulers_share():
     import numpy as np
 
-    from l4bench.report.live_triton import paired_ratio
+    from l4bench.report.live_stats import paired_ratio
 
     rng = np.random.default_rng(0)
     base = rng.lognormal(0.0, 1.0, 400)  # request sizes: most of the spread, shared by both

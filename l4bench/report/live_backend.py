@@ -17,7 +17,7 @@ import numpy as np
 
 from l4bench.l4.names import is_l4_family
 from l4bench.report.blocks import register
-from l4bench.report.live_triton import _err, _err_ci, _fmt_ratio, _with_ci, paired_ratio
+from l4bench.report.live_stats import LONG_PROMPT, fmt_ratio, paired_ratio, twin_error, twin_error_ci, with_ci
 from l4bench.report.tables import table
 
 FA3 = Path("results") / "live" / "gpu_h200_fa3_shared"
@@ -61,11 +61,11 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
         for name, lv in runs.items():
             tw = twin[name]
             rows.append([str(r), name + (" (best baseline)" if name == best else ""),
-                         f"{lv['completed']} / {lv['num_prompts']}", _with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
-                         _with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), _with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
-                         _with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
-                         str(lv["migrations"]), f"{tw['mean_e2el_ms'] / 1e3:.2f}", _err_ci(tw, lv, "mean_e2el_ms"),
-                         _err_ci(tw, lv, "p99_e2el_ms"), _err(tw["request_throughput"], lv["request_throughput"]),
+                         f"{lv['completed']} / {lv['num_prompts']}", with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
+                         with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
+                         with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
+                         str(lv["migrations"]), f"{tw['mean_e2el_ms'] / 1e3:.2f}", twin_error_ci(tw, lv, "mean_e2el_ms"),
+                         twin_error_ci(tw, lv, "p99_e2el_ms"), twin_error(tw["request_throughput"], lv["request_throughput"]),
                          *([f"{twin_bound[name]['mean_e2el_ms'] / 1e3:.2f} / {twin_bound[name]['p99_e2el_ms'] / 1e3:.1f}"]
                            if other else [])])
         if "l4" not in runs or r not in e2e:
@@ -74,7 +74,7 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
             mean = paired_ratio(e2e[r]["l4"], e2e[r][base])
             p99 = paired_ratio(e2e[r]["l4"], e2e[r][base], 99.0)
             ratio_lines.append(f"repeat {r}, L4 / {base}{' (best)' if base == best else ''}: mean E2E "
-                               f"{_fmt_ratio(mean)}, p99 E2E {_fmt_ratio(p99)} (twin "
+                               f"{fmt_ratio(mean)}, p99 E2E {fmt_ratio(p99)} (twin "
                                f"{twin['l4']['mean_e2el_ms'] / twin[base]['mean_e2el_ms']:.3f}, "
                                f"{twin['l4']['p99_e2el_ms'] / twin[base]['p99_e2el_ms']:.3f}).")
     out = table(["repeat", "scheduler", "completed / measured", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
@@ -106,11 +106,11 @@ def fa3_goals(root: Path, run: Path) -> str:
             ratio = paired_ratio(e2e[r]["l4"], e2e[r][best], q)
             met = "met" if ratio[1] <= 1.0 else "missed"
             lines.append(f"repeat {r}: L4 {label} E2E no worse than the best baseline ({best}): {met}, "
-                         f"{_fmt_ratio(ratio)}.")
+                         f"{fmt_ratio(ratio)}.")
         if "static_ranges" in runs:
             ratio = paired_ratio(e2e[r]["l4"], e2e[r]["static_ranges"], 99.0)
             met = "met" if ratio[2] < 1.0 else ("not shown (CI contains 1)" if ratio[1] <= 1.0 else "missed")
-            lines.append(f"repeat {r}: L4 p99 E2E below static_ranges': {met}, {_fmt_ratio(ratio)}.")
+            lines.append(f"repeat {r}: L4 p99 E2E below static_ranges': {met}, {fmt_ratio(ratio)}.")
     vs = live.get("versus_best_baseline") or {}
     l4 = (vs.get("schedulers") or {}).get("l4")
     if l4 and l4.get("n", 0) > 1 and vs.get("metric") == "mean_e2el_ms":
@@ -192,8 +192,6 @@ def share_bounds(root: Path, run: Path, name: str = "static_ranges") -> str:
     live TTFT against the model's prefill alone."""
     import pandas as pd
 
-    from l4bench.report.live_triton import LONG_PROMPT
-
     live = _summary(root / run, "live")["schedulers"][name]
     twins = [(label, _summary(root / run, folder)["schedulers"][name]) for label, folder in TWINS
              if (root / run / folder / "summary.json").is_file()]
@@ -224,6 +222,4 @@ def live_gpu_fa3_share_bounds(root: Path) -> str:
 def live_gpu_fa3_placement(root: Path) -> str:
     """results/live/gpu_h200_fa3_shared: where each prompt class went under each scheduler, live and in
     the share-1 twin with L4's spill turned off (l4_no_spill)."""
-    from l4bench.report.live_triton import LONG_PROMPT
-
     return placement(root, FA3, (("live", "live"), ("twin, share 1", "sim_share1_spill")), LONG_PROMPT)

@@ -8,6 +8,7 @@ from typing import Any
 
 from l4bench.l4.names import is_l4_family
 from l4bench.report.blocks import register
+from l4bench.report.live_stats import twin_error
 from l4bench.report.tables import cell, table
 
 Runs = dict[str, dict[str, dict[str, Any]]]  # rate -> scheduler -> summary
@@ -48,10 +49,6 @@ def live_pair2_ratios(root: Path) -> str:
     return table(["rate", "vs least_requests", "vs static_ranges", "vs best baseline by mean", "L4 migrations"], rows)
 
 
-def _err(sim: float, live: float) -> str:
-    return f"{100.0 * (sim - live) / live:+.1f}%"
-
-
 @register("live_pair2_sim_vs_live")
 def live_pair2_sim_vs_live(root: Path) -> str:
     """results/live/gpu_pair2_h100: the calibrated simulator twin against the live run."""
@@ -66,10 +63,10 @@ def live_pair2_sim_vs_live(root: Path) -> str:
             label = name + (" (calibration point)" if (rate, name) == ("3.0", "least_requests") else "")
             rows.append([
                 rate, label, f"{lv['mean_e2el_ms'] / 1e3:.2f} / {sm['mean_e2el_ms'] / 1e3:.2f}",
-                _err(sm["mean_e2el_ms"], lv["mean_e2el_ms"]),
+                twin_error(sm["mean_e2el_ms"], lv["mean_e2el_ms"]),
                 f"{lv['p99_e2el_ms'] / 1e3:.2f} / {sm['p99_e2el_ms'] / 1e3:.2f}",
-                _err(sm["p99_e2el_ms"], lv["p99_e2el_ms"]),
-                _err(sm["request_throughput"], lv["request_throughput"]),
+                twin_error(sm["p99_e2el_ms"], lv["p99_e2el_ms"]),
+                twin_error(sm["request_throughput"], lv["request_throughput"]),
             ])
     return table(
         ["rate", "scheduler", "mean E2E live / sim (s)", "error", "p99 E2E live / sim (s)", "error", "throughput error"],

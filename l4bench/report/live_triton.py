@@ -10,53 +10,29 @@ paired CI the harness computes; since 00f8d35 it does so after every run, so a c
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from l4bench.metrics.ci import percentile_interval
 from l4bench.report.blocks import register
+from l4bench.report.live_stats import (
+    LONG_PROMPT,
+    fmt_ratio,
+    paired_ratio,
+    twin_error,
+    twin_error_ci,
+    unpaired_ratio,
+    with_ci,
+)
 from l4bench.report.tables import table
 
 RUN = Path("results") / "live" / "gpu_h200_shared_triton_r1"
-Z95 = 1.959963984540054
 
 
 def _doc(root: Path, side: str) -> dict[str, Any]:
     return json.loads((root / RUN / side / "summary.json").read_text())
-
-
-def _boot(s: dict[str, Any], key: str) -> tuple[float, float] | None:
-    ci = (s.get("bootstrap_ci95") or {}).get(key)
-    return (float(ci["low"]), float(ci["high"])) if ci and ci.get("low") is not None else None
-
-
-def _with_ci(s: dict[str, Any], key: str, fmt: str, scale: float) -> str:
-    text = format(s[key] * scale, fmt)
-    ci = _boot(s, key)
-    return text + (f" [{format(ci[0] * scale, fmt)}, {format(ci[1] * scale, fmt)}]" if ci else "")
-
-
-def unpaired_ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float, float]:
-    """a/b of key with a 95% CI from the two runs' independent bootstrap CIs (log scale, normal)."""
-    ratio = a[key] / b[key]
-    se = [(math.log(hi) - math.log(lo)) / (2 * Z95) for lo, hi in (_boot(a, key), _boot(b, key))]
-    half = Z95 * math.hypot(*se)
-    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
-
-
-def _err(sim: float, live: float) -> str:
-    return f"{100 * (sim - live) / live:+.1f}%"
-
-
-def _err_ci(sim: dict[str, Any], live: dict[str, Any], key: str) -> str:
-    """The twin's error against live, with the range the live value's bootstrap CI gives it."""
-    text = _err(sim[key], live[key])
-    ci = _boot(live, key)
-    return text + (f" [{100 * (sim[key] / ci[1] - 1):+.0f}, {100 * (sim[key] / ci[0] - 1):+.0f}]" if ci else "")
 
 
 @register("live_gpu_triton_r1")
@@ -72,12 +48,12 @@ def live_gpu_triton_r1(root: Path) -> str:
             rows.append([name, "not run (lost)", "", "", "", f"{s['mean_e2el_ms'] / 1e3:.2f}",
                          f"{s['p99_e2el_ms'] / 1e3:.1f}", f"{s['request_throughput']:.3f}", "", "", ""])
             continue
-        rows.append([name, f"{lv['completed']} / {lv['num_prompts']}", _with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
-                     _with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), f"{lv['request_throughput']:.3f}",
+        rows.append([name, f"{lv['completed']} / {lv['num_prompts']}", with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
+                     with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), f"{lv['request_throughput']:.3f}",
                      f"{s['mean_e2el_ms'] / 1e3:.2f}", f"{s['p99_e2el_ms'] / 1e3:.1f}",
-                     f"{s['request_throughput']:.3f}", _err(s["mean_e2el_ms"], lv["mean_e2el_ms"]),
-                     _err(s["p99_e2el_ms"], lv["p99_e2el_ms"]),
-                     _err(s["request_throughput"], lv["request_throughput"])])
+                     f"{s['request_throughput']:.3f}", twin_error(s["mean_e2el_ms"], lv["mean_e2el_ms"]),
+                     twin_error(s["p99_e2el_ms"], lv["p99_e2el_ms"]),
+                     twin_error(s["request_throughput"], lv["request_throughput"])])
     out = table(["scheduler", "live completed / measured", "live mean E2E s [95% CI]",
                  "live p99 E2E s [95% CI]", "live req/s", "sim mean E2E s", "sim p99 E2E s", "sim req/s",
                  "sim err mean", "sim err p99", "sim err req/s"], rows)
@@ -140,8 +116,6 @@ def shared_gpu_interference_load(root: Path) -> str:
 
 
 RUN2 = Path("results") / "live" / "gpu_h200_shared_triton_r2"
-LONG_PROMPT = 8192  # bimodal_ranges' classes: short 512-2048, long 16384-32768 prompt tokens
-_PAIRED_RESAMPLES, _PAIRED_SEED = 2000, 15
 
 
 def per_request(run_dir: Path, repeat: int) -> dict[str, np.ndarray]:
@@ -149,21 +123,6 @@ def per_request(run_dir: Path, repeat: int) -> dict[str, np.ndarray]:
     from l4bench.merge_runs import per_request_e2el
 
     return per_request_e2el(run_dir)[repeat]
-
-
-def paired_ratio(a: np.ndarray, b: np.ndarray, q: float | None = None,
-                 seed: int = _PAIRED_SEED, num_resamples: int = _PAIRED_RESAMPLES) -> tuple[float, float, float]:
-    """stat(a) / stat(b) over the requests both completed (stat: mean, or percentile q), with a
-    95% percentile-bootstrap CI that resamples the same requests for both (paired)."""
-    both = np.isfinite(a) & np.isfinite(b)
-    a, b = a[both], b[both]
-    idx = np.random.default_rng(seed).integers(0, a.size, size=(num_resamples, a.size))
-
-    def stat(x: np.ndarray, axis: int | None = None) -> Any:
-        return np.mean(x, axis=axis) if q is None else np.percentile(x, q, axis=axis)
-
-    low, high = percentile_interval(stat(a[idx], axis=1) / stat(b[idx], axis=1))
-    return float(stat(a) / stat(b)), float(low or math.nan), float(high or math.nan)
 
 
 def placement(csv_path: Path) -> dict[str, dict[str, int]]:
@@ -184,10 +143,6 @@ def placement(csv_path: Path) -> dict[str, dict[str, int]]:
     return out
 
 
-def _fmt_ratio(r: tuple[float, float, float]) -> str:
-    return f"{r[0]:.3f} [{r[1]:.3f}, {r[2]:.3f}]"
-
-
 @register("live_gpu_triton_r2")
 def live_gpu_triton_r2(root: Path) -> str:
     """Repeat 1 live (three schedulers, paired) vs its twin; paired ratios; TPOT per class; placement."""
@@ -199,12 +154,12 @@ def live_gpu_triton_r2(root: Path) -> str:
     rows = []
     for name, lv in live["schedulers"].items():
         s = sim["schedulers"][name]
-        rows.append([name, f"{lv['completed']} / {lv['num_prompts']}", _with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
-                     _with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), _with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
-                     _with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
+        rows.append([name, f"{lv['completed']} / {lv['num_prompts']}", with_ci(lv, "mean_e2el_ms", ".2f", 1e-3),
+                     with_ci(lv, "p99_e2el_ms", ".1f", 1e-3), with_ci(lv, "mean_ttft_ms", ".2f", 1e-3),
+                     with_ci(lv, "mean_tpot_ms", ".1f", 1.0), f"{lv['request_throughput']:.3f}",
                      f"{lv['migrations']} ({lv['recomputed_tokens']:,})",
-                     f"{s['mean_e2el_ms'] / 1e3:.2f}", _err_ci(s, lv, "mean_e2el_ms"), _err_ci(s, lv, "p99_e2el_ms"),
-                     _err(s["request_throughput"], lv["request_throughput"])])
+                     f"{s['mean_e2el_ms'] / 1e3:.2f}", twin_error_ci(s, lv, "mean_e2el_ms"), twin_error_ci(s, lv, "p99_e2el_ms"),
+                     twin_error(s["request_throughput"], lv["request_throughput"])])
     out = table(["scheduler", "live completed / measured", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
                  "mean TTFT s [95% CI]", "mean TPOT ms [95% CI]", "req/s", "hops (recomputed tokens)",
                  "sim mean E2E s", "sim err mean [95% CI, %]", "sim err p99 [95% CI, %]", "sim err req/s"], rows)
@@ -214,7 +169,7 @@ def live_gpu_triton_r2(root: Path) -> str:
     for base in ("least_requests", "static_ranges"):
         for q, label, key in ((None, "mean E2E", "mean_e2el_ms"), (99.0, "p99 E2E", "p99_e2el_ms")):
             tw = sims["l4"][key] / sims[base][key]
-            lines.append(f"\nL4 / {base}, {label}: live {_fmt_ratio(paired_ratio(e2e['l4'], e2e[base], q))} "
+            lines.append(f"\nL4 / {base}, {label}: live {fmt_ratio(paired_ratio(e2e['l4'], e2e[base], q))} "
                          f"(paired request bootstrap), twin {tw:.3f}.")
     lines.append("\n\nMean TPOT (ms) per prompt-length class, live / sim: " + "; ".join(
         f"{name} " + ", ".join(f"{lb['bucket']} {lb['mean_tpot_ms']:.1f} / {sb['mean_tpot_ms']:.1f}"
@@ -273,9 +228,9 @@ def live_gpu_triton_repeats(root: Path) -> str:
             raise ValueError(f"repeat {r}: the twin replayed other requests")
         if r in e2e_by_repeat:
             e2e = e2e_by_repeat[r]
-            vs_lr = _fmt_ratio(paired_ratio(e2e["l4"], e2e["least_requests"])) + " paired"
+            vs_lr = fmt_ratio(paired_ratio(e2e["l4"], e2e["least_requests"])) + " paired"
         else:
-            vs_lr = _fmt_ratio(unpaired_ratio(s["l4"], s["least_requests"], "mean_e2el_ms")) + " unpaired"
+            vs_lr = fmt_ratio(unpaired_ratio(s["l4"], s["least_requests"], "mean_e2el_ms")) + " unpaired"
         ratios.append(s["l4"]["mean_e2el_ms"] / s["least_requests"]["mean_e2el_ms"])
         twin_ratios.append(t["l4"]["mean_e2el_ms"] / t["least_requests"]["mean_e2el_ms"])
         static = s.get("static_ranges")
@@ -338,10 +293,10 @@ def live_gpu_triton_models(root: Path) -> str:
     for entry in live["per_repeat"]:
         r = entry["repeat"]
         for name, lv in entry["schedulers"].items():
-            cells = [str(r), name, _with_ci(lv, "mean_e2el_ms", ".2f", 1e-3)]
+            cells = [str(r), name, with_ci(lv, "mean_e2el_ms", ".2f", 1e-3)]
             for t in by_rep:
                 s = t[r][name]
-                cells += [f"{s['mean_e2el_ms'] / 1e3:.2f}", _err_ci(s, lv, "mean_e2el_ms"), _err_ci(s, lv, "p99_e2el_ms")]
+                cells += [f"{s['mean_e2el_ms'] / 1e3:.2f}", twin_error_ci(s, lv, "mean_e2el_ms"), twin_error_ci(s, lv, "p99_e2el_ms")]
             rows.append(cells)
     return table(["repeat", "scheduler", "live mean E2E s [95% CI]", "flat twin mean s", "flat err mean [CI, %]",
                   "flat err p99 [CI, %]", "contention twin mean s", "contention err mean [CI, %]",
