@@ -20,7 +20,7 @@ from l4bench.report.blocks import register
 from l4bench.report.repeats_eval import collect, markdown_vs_best, schedulers_table, versus_best
 from l4bench.report.tables import ratio_cell
 
-BACKENDS = ("TRITON_ATTN", "FLASH_ATTN")  # add a backend with its README (every generator must be used)
+BACKENDS = ("TRITON_ATTN", "FLASH_ATTN", "FLASH_ATTN_2")  # add a backend with its README (every generator must be used)
 WORKLOADS = (("mooncake", "arrival.speedup", "Mooncake x{load}"), ("bimodal", "arrival.rate", "bimodal {load} req/s"))
 
 
