@@ -54,3 +54,20 @@ def test_neither_meeting_any_rate_is_not_an_infinite_ratio(tmp_path):
     _rate(tmp_path, 1.0, {"l4": [0.5], "least_requests": [0.4]})
     r = ratios(collect(tmp_path), 0.9, "l4", "least_requests")
     assert len(r) == 1 and r[0] != r[0]
+
+
+def test_the_long_class_at_each_max_rate_comes_from_that_rates_summary(tmp_path):
+    from l4bench.report.slo_rate import _long_class
+
+    _rate(tmp_path, 1.0, {"l4": [1.0], "static_ranges": [0.95]})
+    _rate(tmp_path, 2.0, {"l4": [0.5], "static_ranges": [0.95]})
+    for rate, ttft in ((1.0, 1500.0), (2.0, 60000.0)):
+        p = tmp_path / f"rate_{rate:g}" / "summary.json"
+        doc = json.loads(p.read_text())
+        doc["schedulers"] = {n: {"per_bucket": [
+            {"lo_tokens": 0, "count": 90, "mean_ttft_ms": 50.0, "mean_e2el_ms": 1e3},
+            {"lo_tokens": 8192, "count": 10, "mean_ttft_ms": ttft, "mean_e2el_ms": 2 * ttft}]} for n in ("l4", "static_ranges")}
+        p.write_text(json.dumps(doc))
+    text = _long_class(tmp_path, capacity(collect(tmp_path), 0.9))
+    assert "l4 at 1 req/s: mean TTFT 1.5 s, mean E2E 3.0 s" in text
+    assert "static_ranges at 2 req/s: mean TTFT 60.0 s, mean E2E 120.0 s" in text

@@ -130,6 +130,41 @@ def render_twin(root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def _long_class(base: Path, cap: pd.DataFrame, long_prompt: int = 8192) -> str:
+    """What the long prompts got at each scheduler's max rate (repeat means of its run's per_bucket):
+    a share-of-requests SLO can be met while a 10% long class waits far beyond the TTFT bound."""
+    cells = []
+    for _, r in cap.iterrows():
+        rate = float(r.max_rate_mean_attainment)
+        path = base / f"rate_{rate:g}" / "summary.json"
+        if not rate or not path.is_file():
+            continue
+        s = json.loads(path.read_text())["schedulers"][r.scheduler]
+        b = [x for x in s.get("per_bucket", []) if x["lo_tokens"] >= long_prompt and x["count"]]
+        if len(b) == 1:
+            cells.append(f"{r.scheduler} at {rate:g} req/s: mean TTFT {b[0]['mean_ttft_ms'] / 1e3:.1f} s, "
+                         f"mean E2E {b[0]['mean_e2el_ms'] / 1e3:.1f} s")
+    return f"Prompts >= {long_prompt:,} tokens at each max rate (every request): " + "; ".join(cells) + "."
+
+
+def render_h200(root: Path, backend: str) -> str:
+    """results/l4_eval/h200_<backend>/slo_rate: attainment per rate and max rate under the SLO, 16 instances."""
+    base = root / "results" / "l4_eval" / f"h200_{backend}" / "slo_rate"
+    parts = []
+    for what, name in (("every request", "slo_rate"), ("the short class only (90% of requests)", "slo_rate_short")):
+        df = pd.read_csv(base / f"{name}.attainment.csv")
+        parts += [f"**{backend}**, 16 instances, {what}: SLO attainment per rate, mean over "
+                  f"{df.repeat.nunique()} repeats (min-max); then the max rate with attainment >= 0.9:",
+                  markdown(df, 0.9), _ratio_line(df, 0.9)]
+        if name == "slo_rate":
+            parts.append(_long_class(base, capacity(df, 0.9)))
+    return "\n\n".join(parts)
+
+
+for _backend in ("TRITON_ATTN", "FLASH_ATTN_2"):
+    register(f"l4_eval_h200_slo_rate_{_backend}")(lambda root, b=_backend: render_h200(root, b))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: print the tables and L4 / VERSUS per repeat; with --out write PREFIX.csv files."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
