@@ -17,7 +17,16 @@ import numpy as np
 
 from l4bench.l4.names import is_l4_family
 from l4bench.report.blocks import register
-from l4bench.report.live_stats import LONG_PROMPT, fmt_ratio, paired_ratio, twin_error, twin_error_ci, with_ci
+from l4bench.report.live_stats import (
+    LONG_PROMPT,
+    first_instances,
+    fmt_ratio,
+    paired_ratio,
+    short_instance,
+    twin_error,
+    twin_error_ci,
+    with_ci,
+)
 from l4bench.report.tables import table
 
 FA3 = Path("results") / "live" / "gpu_h200_fa3_shared"
@@ -123,7 +132,7 @@ def fa3_goals(root: Path, run: Path) -> str:
 def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_prompt: int) -> str:
     """Where each prompt class went and what it got, per side (live, twins with requests.csv) and
     scheduler, over all repeats: the measured explanation of a mean-vs-tail trade between L4 and a
-    static split. Instance 0 is the short stage's (static_ranges' first range), instance 1 the long's."""
+    static split. The short instance is the one that got most short prompts (static_ranges' first range)."""
     from l4bench.metrics.frame import read_requests_table
 
     rows = []
@@ -132,17 +141,15 @@ def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_pr
         if df is None:
             raise ValueError(f"{run / folder}: no requests.csv or requests.parquet")
         df = df[df["is_measured"].astype(bool) & df["is_completed"].astype(bool)]
-        first = df["instances"].map(lambda v: int(str(v).split(";")[0]) if isinstance(v, str | int)
-                                    else int(list(v)[0]))
-        long = df["prompt_tokens"] > long_prompt
         for name, g in df.groupby("scheduler", sort=False):
-            lg, sh = long[g.index], ~long[g.index]
-            on_short, on_long = int((first[g.index][lg] == 0).sum()), int((first[g.index][sh] == 1).sum())
+            first, lg = first_instances(g["instances"]), g["prompt_tokens"] > long_prompt
+            sh, inst = ~lg, short_instance(first, lg)
+            on_short, on_long = int((first[lg] == inst).sum()), int((first[sh] != inst).sum())
             rows.append([label, name, f"{on_short} / {int(lg.sum())}", f"{on_long} / {int(sh.sum())}",
                          f"{g['e2el_ms'][sh].mean() / 1e3:.2f}", f"{g['ttft_ms'][sh].mean():.0f}",
                          f"{g['tpot_ms'][sh].mean():.1f}", f"{g['e2el_ms'][lg].mean() / 1e3:.2f}",
                          f"{g['e2el_ms'].mean() / 1e3:.2f}"])
-    return table(["side", "scheduler", "long prompts on instance 0", "short prompts on instance 1",
+    return table(["side", "scheduler", "long prompts on the short instance", "short prompts elsewhere",
                   "short mean E2E s", "short mean TTFT ms", "short mean TPOT ms", "long mean E2E s",
                   "mean E2E s"], rows)
 

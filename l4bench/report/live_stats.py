@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from l4bench.metrics.ci import percentile_interval
 
@@ -67,3 +68,21 @@ def paired_ratio(a: np.ndarray, b: np.ndarray, q: float | None = None,
 def fmt_ratio(r: tuple[float, float, float]) -> str:
     """"ratio [low, high]" to 3 decimals."""
     return f"{r[0]:.3f} [{r[1]:.3f}, {r[2]:.3f}]"
+
+
+def first_instances(instances: pd.Series) -> pd.Series:
+    """The instance each request was first sent to, from a requests table's instances column ("0;1"
+    as requests.csv holds it, an int, a list from requests.parquet; -1 when it went nowhere)."""
+    def first(v: Any) -> int:
+        if isinstance(v, str):
+            return int(v.split(";")[0]) if v else -1
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return -1 if pd.isna(v) else int(v)
+        return int(list(v)[0]) if len(v) else -1
+
+    return instances.map(first)
+
+
+def short_instance(first: pd.Series, long: pd.Series) -> int:
+    """The instance that got most short prompts (the short stage's, under a static split)."""
+    return int(first[~long].mode().iloc[0])

@@ -19,8 +19,10 @@ import pandas as pd
 from l4bench.report.blocks import register
 from l4bench.report.live_stats import (
     LONG_PROMPT,
+    first_instances,
     fmt_ratio,
     paired_ratio,
+    short_instance,
     twin_error,
     twin_error_ci,
     unpaired_ratio,
@@ -133,9 +135,9 @@ def placement(csv_path: Path) -> dict[str, dict[str, int]]:
     df = df[df["is_measured"].astype(bool)]
     out = {}
     for name, g in df.groupby("scheduler", sort=False):
-        first = g["instances"].fillna("").map(lambda s: int(s.split(";")[0]) if s else -1)
+        first = first_instances(g["instances"])
         long = g["prompt_tokens"] > LONG_PROMPT
-        short_inst = first[~long].mode().iloc[0]
+        short_inst = short_instance(first, long)
         out[str(name)] = {"long": int(long.sum()), "short": int((~long).sum()),
                           "long_on_short_instance": int((long & (first == short_inst)).sum()),
                           "short_elsewhere": int((~long & (first != short_inst)).sum()),
