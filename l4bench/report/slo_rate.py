@@ -116,18 +116,25 @@ def _ratio_line(df: pd.DataFrame, fraction: float) -> str:
     return "L4 / least_requests max rate, per repeat: " + ", ".join(cells)
 
 
+def _sections(base: Path, label: str, long_class: bool = False) -> list[str]:
+    """Under the heading label, the every-request and short-class tables of one sweep folder's attainment CSVs (what --out
+    and --tag short wrote), each with L4 / least_requests per repeat."""
+    parts = []
+    for what, name in (("every request", "slo_rate"), ("the short class only (90% of requests)", "slo_rate_short")):
+        df = pd.read_csv(base / f"{name}.attainment.csv")
+        parts += [f"{label}, {what}: SLO attainment per rate, mean over "
+                  f"{df.repeat.nunique()} repeats (min-max); then the max rate with attainment >= 0.9:",
+                  markdown(df, 0.9), _ratio_line(df, 0.9)]
+        if long_class and name == "slo_rate":
+            parts.append(_long_class(base, capacity(df, 0.9)))
+    return parts
+
+
 @register("live_gpu_triton_sim_slo_rate")
 def render_twin(root: Path) -> str:
     """results/live_gpu_triton_sim: attainment per rate and max rate under the SLO, per backend (600 s runs)."""
-    parts = []
-    for backend in ("TRITON_ATTN", "FLASH_ATTN"):
-        base = root / "results" / "live_gpu_triton_sim" / f"slo_rate600_{backend}"
-        for what, name in (("every request", "slo_rate"), ("the short class only (90% of requests)", "slo_rate_short")):
-            df = pd.read_csv(base / f"{name}.attainment.csv")
-            parts += [f"**{backend}**, {what}: SLO attainment per rate, mean over "
-                      f"{df.repeat.nunique()} repeats (min-max); then the max rate with attainment >= 0.9:",
-                      markdown(df, 0.9), _ratio_line(df, 0.9)]
-    return "\n\n".join(parts)
+    return "\n\n".join(part for backend in ("TRITON_ATTN", "FLASH_ATTN")
+                       for part in _sections(root / "results" / "live_gpu_triton_sim" / f"slo_rate600_{backend}", f"**{backend}**"))
 
 
 def _long_class(base: Path, cap: pd.DataFrame, long_prompt: int = 8192) -> str:
@@ -150,15 +157,7 @@ def _long_class(base: Path, cap: pd.DataFrame, long_prompt: int = 8192) -> str:
 def render_h200(root: Path, backend: str) -> str:
     """results/l4_eval/h200_<backend>/slo_rate: attainment per rate and max rate under the SLO, 16 instances."""
     base = root / "results" / "l4_eval" / f"h200_{backend}" / "slo_rate"
-    parts = []
-    for what, name in (("every request", "slo_rate"), ("the short class only (90% of requests)", "slo_rate_short")):
-        df = pd.read_csv(base / f"{name}.attainment.csv")
-        parts += [f"**{backend}**, 16 instances, {what}: SLO attainment per rate, mean over "
-                  f"{df.repeat.nunique()} repeats (min-max); then the max rate with attainment >= 0.9:",
-                  markdown(df, 0.9), _ratio_line(df, 0.9)]
-        if name == "slo_rate":
-            parts.append(_long_class(base, capacity(df, 0.9)))
-    return "\n\n".join(parts)
+    return "\n\n".join(_sections(base, f"**{backend}**, 16 instances", long_class=True))
 
 
 for _backend in ("TRITON_ATTN", "FLASH_ATTN_2"):
