@@ -227,7 +227,7 @@ SLIM_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _instances_cell(v: Any) -> str:
+def instances_text(v: Any) -> str:
     """ "0;1" for the instances a request went through (a requests.csv read back holds "0;1", 0 or NaN)."""
     if isinstance(v, str):
         return v
@@ -240,7 +240,7 @@ def write_requests_csv(df: pd.DataFrame, path: Path | str) -> Path:
     """requests.csv: SLIM_COLUMNS of a requests frame, instances as "0;1" (the path it took)."""
     out = df[[c for c in SLIM_COLUMNS if c in df.columns]].copy()
     if "instances" in out:
-        out["instances"] = out["instances"].map(_instances_cell)
+        out["instances"] = out["instances"].map(instances_text)
     path = Path(path)
     out.to_csv(path, index=False, float_format="%.6g")
     return path

@@ -71,16 +71,11 @@ def fmt_ratio(r: tuple[float, float, float]) -> str:
 
 
 def first_instances(instances: pd.Series) -> pd.Series:
-    """The instance each request was first sent to, from a requests table's instances column ("0;1"
-    as requests.csv holds it, an int, a list from requests.parquet; -1 when it went nowhere)."""
-    def first(v: Any) -> int:
-        if isinstance(v, str):
-            return int(v.split(";")[0]) if v else -1
-        if isinstance(v, (int, float, np.integer, np.floating)):
-            return -1 if pd.isna(v) else int(v)
-        return int(list(v)[0]) if len(v) else -1
+    """The instance each request was first sent to, from a requests table's instances column (as
+    requests.csv or requests.parquet holds it; -1 when it went nowhere)."""
+    from l4bench.metrics.frame import instances_text
 
-    return instances.map(first)
+    return instances.map(lambda v: int(text.split(";")[0]) if (text := instances_text(v)) else -1)
 
 
 def short_instance(first: pd.Series, long: pd.Series) -> int:
