@@ -8,8 +8,9 @@ a scheduler to a later one. Each RUN_DIR holds what the harness wrote (summary.j
 config_resolved.yaml; requests.parquet where it survived). Rules:
 
 - the resolved configs must agree except for the keys in ``IGNORED_KEYS`` (which repeats and
-  schedulers a run did and in what order, where it wrote; each scheduler's parameters, in
-  ``experiment.scheduler_overrides``, must agree); otherwise the merge is refused, naming the keys;
+  schedulers a run did and in what order, where it wrote); a scheduler's parameters, in
+  ``experiment.scheduler_overrides.NAME``, must agree among the runs that ran NAME (a run that did
+  not run it may lack them or differ); otherwise the merge is refused, naming the keys;
 - a repeat found in several runs must have the same requests (``requests_sha256``) and different
   schedulers there: its runs are joined into one paired repeat; a scheduler run twice in one repeat
   is refused (keep one run directory out);
@@ -71,14 +72,45 @@ def where(path: Path) -> str:
         return str(path)
 
 
+OVERRIDES = "experiment.scheduler_overrides."
+
+
 def _ignored(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in IGNORED_KEYS) or key.startswith("hydra.")
 
 
-def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """Keys whose values differ between two flattened configs, ignoring ``IGNORED_KEYS``."""
+def _override_of(key: str) -> str | None:
+    """The scheduler whose parameter ``key`` is (None for any other key)."""
+    return key[len(OVERRIDES):].split(".", 1)[0] if key.startswith(OVERRIDES) else None
+
+
+def schedulers_run(run: Run) -> set[str]:
+    """The schedulers a run directory has results for."""
+    return {n for e in run.doc.get("per_repeat", []) for n in e.get("schedulers", {})}
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any], shared: set[str] | None = None) -> list[str]:
+    """Keys whose values differ between two flattened configs, ignoring ``IGNORED_KEYS``; with
+    ``shared`` (the schedulers both runs ran), also the parameters of every other scheduler."""
     keys = sorted(k for k in set(a) | set(b) if not _ignored(k))
+    if shared is not None:
+        keys = [k for k in keys if _override_of(k) is None or _override_of(k) in shared]
     return [k for k in keys if a.get(k) != b.get(k)]
+
+
+def _check_configs(runs: list[Run]) -> None:
+    """MergeError naming the keys where two runs' configs differ (a scheduler's parameters only
+    between runs that both ran it)."""
+    def refuse(run: Run, other: Run, diff: list[str]) -> None:
+        shown = ", ".join(f"{k} ({other.config.get(k)!r} vs {run.config.get(k)!r})" for k in diff[:4])
+        raise MergeError(f"{run.path}: config differs from {other.path}: {shown}"
+                         + (f" and {len(diff) - 4} more" if len(diff) > 4 else ""))
+
+    for i, run in enumerate(runs):
+        for other in runs[:i]:
+            diff = config_differences(other.config, run.config, shared=schedulers_run(run) & schedulers_run(other))
+            if diff:
+                refuse(run, other, diff)
 
 
 def per_request_e2el(run_dir: Path) -> dict[int, dict[str, np.ndarray]]:
@@ -162,11 +194,7 @@ def merge(runs: list[Run], allow_mixed_commits: bool = False) -> dict[str, Any]:
     for run in runs[1:]:
         if run.doc.get("experiment") != first.doc.get("experiment"):
             raise MergeError(f"{run.path}: experiment {run.doc.get('experiment')!r}, not {first.doc.get('experiment')!r}")
-        diff = config_differences(first.config, run.config)
-        if diff:
-            shown = ", ".join(f"{k} ({first.config.get(k)!r} vs {run.config.get(k)!r})" for k in diff[:4])
-            raise MergeError(f"{run.path}: config differs from {first.path}: {shown}"
-                             + (f" and {len(diff) - 4} more" if len(diff) > 4 else ""))
+    _check_configs(runs)
     try:
         commits = check_same_commit(((str(r.path), r.doc) for r in runs), allow_mixed_commits)
     except MixedCommitsError as e:

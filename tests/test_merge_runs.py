@@ -65,16 +65,20 @@ def test_schedulers_of_one_repeat_run_apart_keep_the_paired_bootstrap(tmp_path):
         assert again[name]["num_paired_requests"] == want["schedulers"][name]["num_paired_requests"]
 
 
-def test_runs_listing_other_schedulers_merge_but_other_scheduler_parameters_do_not(tmp_path):
-    def config(names, bound=8192):
+def test_runs_listing_other_schedulers_merge_but_a_shared_scheduler_parameters_must_agree(tmp_path):
+    def config(names, window=60.0):
         return ("seed: 0\nexperiment:\n  schedulers: [" + ", ".join(names) + "]\n"
-                f"  scheduler_overrides:\n    static_ranges:\n      boundaries: [{bound}]\n")
-    first = _run(tmp_path / "first", config=config(NAMES[:2]), names=NAMES[:2])
+                f"  scheduler_overrides:\n    l4:\n      window_s: {window}\n")
+    first = _run(tmp_path / "first", config=config(NAMES[:2]), names=NAMES[:2])  # runs l4
     rest = _run(tmp_path / "rest", config=config(NAMES[2:]), names=NAMES[2:])
     assert merge([load_run(first), load_run(rest)])["per_repeat"][0]["scheduler_order"] == NAMES
-    other = _run(tmp_path / "other", config=config(NAMES[2:], bound=4096), names=NAMES[2:])
-    with pytest.raises(MergeError, match=r"config differs.*scheduler_overrides\.static_ranges\.boundaries"):
-        merge([load_run(first), load_run(other)])
+    # a run that did not run l4 may carry other l4 parameters (or none): they describe nothing it measured
+    other = _run(tmp_path / "other", config=config(NAMES[2:], window=30.0), names=NAMES[2:])
+    assert merge([load_run(first), load_run(other)])["per_repeat"][0]["scheduler_order"] == NAMES
+    # two runs of l4 (repeats 0 and 1) with different parameters are refused
+    again = _run(tmp_path / "again", config=config(NAMES[:2], window=30.0), names=NAMES[:2], first_repeat=1)
+    with pytest.raises(MergeError, match=r"config differs.*scheduler_overrides\.l4\.window_s \(60\.0 vs 30\.0\)"):
+        merge([load_run(first), load_run(rest), load_run(again)])
 
 
 def test_a_run_without_per_request_records_still_merges_by_repeat(tmp_path):
