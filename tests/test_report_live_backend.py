@@ -71,8 +71,8 @@ def test_placement_counts_each_class_on_the_other_stage(tmp_path):
     (tmp_path / RUN / "live").mkdir(parents=True)
     pd.DataFrame(rows).to_csv(tmp_path / RUN / "live" / "requests.csv", index=False)
     out = placement(tmp_path, tmp_path / RUN, (("live", "live"),), long_prompt=8192)
-    assert "| live | static_ranges | 0 / 10 | 0 / 29 | 2.00 | 100 | 10.0 | 8.00 | 3.54 |" in out
-    assert "| live | l4 | 1 / 10 | 1 / 29 |" in out  # request 39 (short) is not measured
+    assert "| live | static_ranges | 0 | 0 / 10 | 0 / 29 | 2.00 | 100 | 10.0 | 8.00 | 3.54 |" in out
+    assert "| live | l4 | 0 | 1 / 10 | 1 / 29 |" in out  # request 39 (short) is not measured
 
 
 def test_goals_add_the_ratio_over_repeats_when_there_are_several(tmp_path):
@@ -83,3 +83,11 @@ def test_goals_add_the_ratio_over_repeats_when_there_are_several(tmp_path):
     (tmp_path / RUN / "live" / "summary.json").write_text(json.dumps(doc))
     assert fa3_goals(tmp_path, tmp_path / RUN).endswith(
         "- over 2 repeats (t on log ratio): L4 / least_requests mean E2E 1.080 [0.560, 2.100]: met (CI containing or below 1).")
+
+
+def test_an_l4_variant_gets_paired_ratios_to_each_baseline_and_to_l4(tmp_path):
+    _write(tmp_path, {"l4": 0.8, "l4_no_spill": 0.9, "least_requests": 1.0})
+    out = backend_table(tmp_path, tmp_path / RUN)
+    assert "- repeat 0, L4 / least_requests: mean E2E 0.80" in out
+    assert "- repeat 0, l4_no_spill / least_requests: mean E2E 0.90" in out
+    assert "- repeat 0, l4_no_spill / l4: mean E2E 1.12" in out

@@ -77,15 +77,19 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
                          twin_error_ci(tw, lv, "p99_e2el_ms"), twin_error(tw["request_throughput"], lv["request_throughput"]),
                          *([f"{twin_bound[name]['mean_e2el_ms'] / 1e3:.2f} / {twin_bound[name]['p99_e2el_ms'] / 1e3:.1f}"]
                            if other else [])])
-        if "l4" not in runs or r not in e2e:
+        if r not in e2e:
             continue
-        for base in baselines:
-            mean = paired_ratio(e2e[r]["l4"], e2e[r][base])
-            p99 = paired_ratio(e2e[r]["l4"], e2e[r][base], 99.0)
-            ratio_lines.append(f"repeat {r}, L4 / {base}{' (best)' if base == best else ''}: mean E2E "
+        # L4 (and each L4 variant the repeat ran) against every baseline; a variant also against l4
+        pairs = [(n, b) for n in runs if is_l4_family(n) for b in baselines]
+        pairs += [(n, "l4") for n in runs if is_l4_family(n) and n != "l4" and "l4" in runs]
+        for name, base in pairs:
+            mean = paired_ratio(e2e[r][name], e2e[r][base])
+            p99 = paired_ratio(e2e[r][name], e2e[r][base], 99.0)
+            label = "L4" if name == "l4" else name
+            ratio_lines.append(f"repeat {r}, {label} / {base}{' (best)' if base == best else ''}: mean E2E "
                                f"{fmt_ratio(mean)}, p99 E2E {fmt_ratio(p99)} (twin "
-                               f"{twin['l4']['mean_e2el_ms'] / twin[base]['mean_e2el_ms']:.3f}, "
-                               f"{twin['l4']['p99_e2el_ms'] / twin[base]['p99_e2el_ms']:.3f}).")
+                               f"{twin[name]['mean_e2el_ms'] / twin[base]['mean_e2el_ms']:.3f}, "
+                               f"{twin[name]['p99_e2el_ms'] / twin[base]['p99_e2el_ms']:.3f}).")
     out = table(["repeat", "scheduler", "completed / measured", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
                  "mean TTFT s [95% CI]", "mean TPOT ms [95% CI]", "req/s", "hops", "twin mean E2E s",
                  "twin err mean [CI, %]", "twin err p99 [CI, %]", "twin err req/s",
@@ -131,7 +135,7 @@ def fa3_goals(root: Path, run: Path) -> str:
 
 def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_prompt: int) -> str:
     """Where each prompt class went and what it got, per side (live, twins with requests.csv) and
-    scheduler, over all repeats: the measured explanation of a mean-vs-tail trade between L4 and a
+    scheduler, over the repeats it ran (listed): the measured explanation of a mean-vs-tail trade between L4 and a
     static split. The short instance is the one that got most short prompts (static_ranges' first range)."""
     from l4bench.metrics.frame import read_requests_table
 
@@ -145,11 +149,12 @@ def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_pr
             first, lg = first_instances(g["instances"]), g["prompt_tokens"] > long_prompt
             sh, inst = ~lg, short_instance(first, lg)
             on_short, on_long = int((first[lg] == inst).sum()), int((first[sh] != inst).sum())
-            rows.append([label, name, f"{on_short} / {int(lg.sum())}", f"{on_long} / {int(sh.sum())}",
+            rows.append([label, name, ", ".join(str(int(x)) for x in sorted(g["repeat"].unique())),
+                         f"{on_short} / {int(lg.sum())}", f"{on_long} / {int(sh.sum())}",
                          f"{g['e2el_ms'][sh].mean() / 1e3:.2f}", f"{g['ttft_ms'][sh].mean():.0f}",
                          f"{g['tpot_ms'][sh].mean():.1f}", f"{g['e2el_ms'][lg].mean() / 1e3:.2f}",
                          f"{g['e2el_ms'].mean() / 1e3:.2f}"])
-    return table(["side", "scheduler", "long prompts on the short instance", "short prompts elsewhere",
+    return table(["side", "scheduler", "repeats", "long prompts on the short instance", "short prompts elsewhere",
                   "short mean E2E s", "short mean TTFT ms", "short mean TPOT ms", "long mean E2E s",
                   "mean E2E s"], rows)
 
