@@ -91,3 +91,13 @@ def test_an_l4_variant_gets_paired_ratios_to_each_baseline_and_to_l4(tmp_path):
     assert "- repeat 0, L4 / least_requests: mean E2E 0.80" in out
     assert "- repeat 0, l4_no_spill / least_requests: mean E2E 0.90" in out
     assert "- repeat 0, l4_no_spill / l4: mean E2E 1.12" in out
+
+
+def test_twin_predictions_list_schedulers_as_configured_with_their_ratio_to_the_best_baseline(tmp_path):
+    from l4bench.report.live_backend import twin_predictions
+
+    _write(tmp_path, {"l4": 0.8, "least_requests": 1.0, "static_ranges": 1.25})
+    out = twin_predictions(tmp_path, tmp_path / RUN, (("flat", "sim"),))
+    lines = [line for line in out.splitlines() if line.startswith("| flat")]
+    assert [line.split(" | ")[2] for line in lines] == ["l4", "least_requests (best baseline)", "static_ranges"]
+    assert lines[0].split(" | ")[5].startswith("0.8") and lines[1].split(" | ")[5] == "1.000"

@@ -30,6 +30,7 @@ from l4bench.report.live_stats import (
 from l4bench.report.tables import table
 
 FA3 = Path("results") / "live" / "gpu_h200_fa3_shared"
+FA2 = Path("results") / "live" / "gpu_h200_fa2_shared"
 
 
 def _load(run: Path, twin: str = "sim") -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, np.ndarray]]]:
@@ -157,6 +158,30 @@ def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_pr
     return table(["side", "scheduler", "repeats", "long prompts on the short instance", "short prompts elsewhere",
                   "short mean E2E s", "short mean TTFT ms", "short mean TPOT ms", "long mean E2E s",
                   "mean E2E s"], rows)
+
+
+def twin_predictions(root: Path, run: Path, sides: tuple[tuple[str, str], ...]) -> str:
+    """Twins committed before their live run: per side (label, folder) and repeat, each scheduler's
+    mean / p99 E2E with the run's bootstrap CI and its mean over the repeat's best baseline."""
+    rows = []
+    for label, folder in sides:
+        doc = _summary(root / run, folder)
+        for entry in doc["per_repeat"]:
+            runs = entry["schedulers"]
+            best = _best_baseline(runs)
+            for name in (n for n in doc["schedulers"] if n in runs):  # as listed, not in run order
+                s = runs[name]
+                rows.append([label, str(entry["repeat"]), name + (" (best baseline)" if name == best else ""),
+                             with_ci(s, "mean_e2el_ms", ".2f", 1e-3), with_ci(s, "p99_e2el_ms", ".1f", 1e-3),
+                             f"{s['mean_e2el_ms'] / runs[best]['mean_e2el_ms']:.3f}", str(s["migrations"])])
+    return table(["twin", "repeat", "scheduler", "mean E2E s [95% CI]", "p99 E2E s [95% CI]",
+                  "mean / best baseline", "hops"], rows)
+
+
+@register("live_gpu_fa2_twins")
+def live_gpu_fa2_twins(root: Path) -> str:
+    """results/live/gpu_h200_fa2_shared: the FA2 twins' predictions, committed before the live run."""
+    return twin_predictions(root, FA2, (("flat share 0.5", "sim"), ("share 1", "sim_share1")))
 
 
 @register("live_gpu_fa3")
