@@ -19,6 +19,6 @@ if [ "$MODE" = start ]; then
 fi
 if [ "$MODE" = collect ]; then
   tail -3 /tmp/simeval.log
-  mkdir -p "$OUT/simeval" && (cd /tmp/simeval && find . -name 'summary.json' -o -name 'comparison.csv' -o -name 'config_resolved.yaml' -o -name '*.jobs.txt' | tar czf "$OUT/simeval/simeval.tgz" -T -)
+  mkdir -p "$OUT/simeval" && (cd /tmp/simeval && find . -name 'summary.json' -o -name 'comparison.csv' -o -name 'config_resolved.yaml' -o -name 'jobs.txt' | tar czf "$OUT/simeval/simeval.tgz" -T -)
   ls -la "$OUT/simeval"
 fi

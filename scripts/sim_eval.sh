@@ -13,7 +13,8 @@
 #   OUT_DIR=results/l4_eval/h200_TRITON_ATTN JOBS=1 REPEATS=3 bash scripts/sim_eval.sh all
 # EXTRA goes to every job, MOONCAKE_EXTRA / BIMODAL_EXTRA to that workload's (space-separated overrides).
 #
-# Each job's log is OUT_DIR/.../run.log; a job that fails is listed at the end and the others go on.
+# Each job's log is OUT_DIR/.../run.log; OUT_DIR/jobs.txt lists every job (done / FAILED); a job that
+# fails is listed at the end and the others go on.
 set -u
 cd "$(dirname "$0")/.."
 WHICH=${1:-all}
@@ -54,6 +55,6 @@ run_job() {  # EXPERIMENT LOAD_OVERRIDE SUBDIR SCHEDULER [OVERRIDE ...]
 }
 export -f run_job
 export OUT_DIR REPEATS PY
-xargs -P "$JOBS" -L 1 bash -c 'run_job "$@"' _ < "$jobs_file" | tee "$OUT_DIR.jobs.txt"
+xargs -P "$JOBS" -L 1 bash -c 'run_job "$@"' _ < "$jobs_file" | tee "$OUT_DIR/jobs.txt"
 rm -f "$jobs_file"
-echo "sim_eval: $(grep -c '^done' "$OUT_DIR.jobs.txt") done, $(grep -c '^FAILED' "$OUT_DIR.jobs.txt") failed"
+echo "sim_eval: $(grep -c '^done' "$OUT_DIR/jobs.txt") done, $(grep -c '^FAILED' "$OUT_DIR/jobs.txt") failed"

@@ -78,3 +78,8 @@ def test_twin_layouts_sorts_snapshots_by_where_the_first_bound_is():
     out = twin_layouts(snaps)
     assert "(4 snapshots, every 10 s)" in out and "<= 8192) in 2," in out
     assert "(20000 tokens: short and long prompts share stage 0) in 1, one stage of both instances in 1." in out
+
+
+def test_unpaired_ratio_without_a_run_interval_has_no_interval():
+    r, lo, hi = unpaired_ratio(_s(10.0, 9.0, 11.0), {"m": 20.0}, "m")
+    assert r == pytest.approx(0.5) and math.isnan(lo) and math.isnan(hi)

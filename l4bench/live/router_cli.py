@@ -35,6 +35,8 @@ ENGINES = ("vllm", "sglang")
 
 def parser() -> argparse.ArgumentParser:
     """The command line of l4bench-router."""
+    from l4bench.live.router import RouterConfig
+
     p = argparse.ArgumentParser(prog="l4bench-router", description=__doc__.split("\n\n")[0])
     p.add_argument("--worker-urls", nargs="+", required=True, metavar="URL", help="engine base URLs")
     p.add_argument("--scheduler", default="l4", help="a conf/scheduler option (default l4)")
@@ -53,12 +55,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-num-batched-tokens", type=int, default=8192, help="the engines' token budget per step")
     p.add_argument("--ready-timeout-s", type=float, default=60.0, help="wait this long for the workers")
     p.add_argument("--drain-timeout-s", type=float, default=30.0, help="on SIGTERM, wait this long for requests")
+    p.add_argument("--max-hop-retries", type=_non_negative_int, default=RouterConfig.max_hop_retries, metavar="N",
+                   help="continue a request on another worker after at most N worker failures "
+                        f"(default {RouterConfig.max_hop_retries}; 0: fail it at the first)")
     p.add_argument("--kv-transfer", choices=("nixl",), default=None,
                    help="bound hops move the KV through the workers' NixlConnector (default: recompute)")
     p.add_argument("--migration-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="override conf/migration/<mode>.yaml (e.g. fixed_s=0.05, bandwidth_bytes_per_s=2e10)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return p
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _key_values(pairs: list[str], flag: str = "--scheduler-arg") -> dict[str, Any]:
@@ -206,7 +221,8 @@ async def build(args: argparse.Namespace) -> Any:
     scheduler = make()
     config = RouterConfig(model_name=facts.model_id, max_model_len=cluster.max_model_len,
                           api_key=args.api_key, kv_capacity_tokens=cluster.kv_capacity_tokens,
-                          kv_transfer=args.kv_transfer, kv_bytes_per_token=migration.kv_bytes_per_token)
+                          kv_transfer=args.kv_transfer, kv_bytes_per_token=migration.kv_bytes_per_token,
+                          max_hop_retries=args.max_hop_retries)
     endpoints = [Endpoint(i, u) for i, u in enumerate(urls)]
     router = await open_router(endpoints, scheduler, adapter, config, args.host, args.port)
     print(

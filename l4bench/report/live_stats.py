@@ -43,9 +43,13 @@ def twin_error_ci(sim: dict[str, Any], live: dict[str, Any], key: str) -> str:
 
 
 def unpaired_ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float, float]:
-    """a/b of key with a 95% CI from the two runs' independent bootstrap CIs (log scale, normal)."""
+    """a/b of key with a 95% CI from the two runs' independent bootstrap CIs (log scale, normal);
+    the interval is NaN when either run has no CI of key."""
     ratio = a[key] / b[key]
-    se = [(math.log(hi) - math.log(lo)) / (2 * Z95) for lo, hi in (boot_ci(a, key), boot_ci(b, key))]
+    cis = [boot_ci(a, key), boot_ci(b, key)]
+    if cis[0] is None or cis[1] is None:
+        return ratio, math.nan, math.nan
+    se = [(math.log(hi) - math.log(lo)) / (2 * Z95) for lo, hi in (cis[0], cis[1])]
     half = Z95 * math.hypot(*se)
     return ratio, ratio * math.exp(-half), ratio * math.exp(half)
 

@@ -174,3 +174,15 @@ def test_unreachable_worker_and_bad_flag_are_one_line_exit_2() -> None:
     assert p.returncode == 2 and "did not answer /health within 1 s" in p.stderr and "Traceback" not in p.stderr
     p = _run(["--worker-urls", "http://x", "--port", "eighty"])
     assert p.returncode == 2 and "invalid int value: 'eighty'" in p.stderr
+
+
+def test_max_hop_retries_flag_defaults_to_the_router_config_and_rejects_negatives(capsys) -> None:
+    from l4bench.live.router import RouterConfig
+    from l4bench.live.router_cli import parser
+
+    base = ["--worker-urls", "http://127.0.0.1:1"]
+    assert parser().parse_args(base).max_hop_retries == RouterConfig.max_hop_retries
+    assert parser().parse_args([*base, "--max-hop-retries", "0"]).max_hop_retries == 0
+    with pytest.raises(SystemExit) as e:
+        parser().parse_args([*base, "--max-hop-retries", "-1"])
+    assert e.value.code == 2 and "--max-hop-retries: must be 0 or more, got -1" in capsys.readouterr().err
