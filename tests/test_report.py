@@ -68,8 +68,12 @@ def test_ci_fields_are_shown_when_summaries_carry_them():
     for s in (
         {"mean_e2el_ms": 5170.0, "ci95": {"mean_e2el_ms": {"low": 5000.0, "high": 5400.0}}},
         {"mean_e2el_ms": 5170.0, "mean_e2el_ms_ci_low": 5000.0, "mean_e2el_ms_ci_high": 5400.0},
+        {"mean_e2el_ms": 5170.0, "bootstrap_ci95": {"mean_e2el_ms": {"low": 5000.0, "high": 5400.0}}},
     ):
         assert cell(s, "mean_e2el_ms", ".2f", 1e-3) == "5.17 [5.00, 5.40]"
+    both = {"mean_e2el_ms": 5170.0, "ci95": {"mean_e2el_ms": {"low": 4000.0, "high": 6000.0}},
+            "bootstrap_ci95": {"mean_e2el_ms": {"low": 5000.0, "high": 5400.0}}}
+    assert cell(both, "mean_e2el_ms", ".2f", 1e-3) == "5.17 [4.00, 6.00]"  # over repeats first
 
 
 def test_unknown_block_is_one_clear_error():

@@ -204,9 +204,10 @@ def live_gpu_h200_shared_triton(root: Path) -> str:
                      cell(s, "p99_ttft_ms", ".0f"), cell(s, "mean_tpot_ms", ".1f"), cell(s, "p99_tpot_ms", ".1f"),
                      cell(s, "request_throughput", ".2f"),
                      _ci(v["ratio"], v["low"], v["high"]) if v else ""])
-    return table(["scheduler", "completed", "mean E2E (s)", "p99 E2E (s)", "mean TTFT (ms)", "p99 TTFT (ms)",
-                  "mean TPOT (ms)", "p99 TPOT (ms)", "throughput (req/s)",
-                  f"mean E2E / {doc['versus_best_baseline']['best_baseline']} [95% CI]"], rows)
+    return table(["scheduler", "completed", "mean E2E (s) [95% CI]", "p99 E2E (s) [95% CI]", "mean TTFT (ms) [95% CI]",
+                  "p99 TTFT (ms) [95% CI]", "mean TPOT (ms) [95% CI]", "p99 TPOT (ms) [95% CI]", "throughput (req/s)",
+                  f"mean E2E / {doc['versus_best_baseline']['best_baseline']} [95% CI]"], rows) + (
+        "\n\nIntervals: the run's request bootstrap (one run per scheduler; the ratio is paired).")
 
 
 def _range(values: list[float]) -> str:

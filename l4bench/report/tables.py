@@ -32,10 +32,12 @@ def sig3(v: float) -> str:
 
 def ci_bounds(s: dict[str, Any], key: str) -> tuple[Any, Any]:
     """(low, high) of key's 95% CI if the summary has one: ci95.<key>.low/high (summary.json over
-    repeats), or <key>_ci_low/_ci_high (comparison.csv rows), or <key>_ci_lo/_ci_hi."""
-    ci = (s.get("ci95") or {}).get(key) or {}
-    if isinstance(ci, dict) and ci.get("low") is not None:
-        return ci.get("low"), ci.get("high")
+    repeats), else bootstrap_ci95.<key> (one run's request bootstrap), or <key>_ci_low/_ci_high
+    (comparison.csv rows), or <key>_ci_lo/_ci_hi."""
+    for field in ("ci95", "bootstrap_ci95"):
+        ci = (s.get(field) or {}).get(key) or {}
+        if isinstance(ci, dict) and ci.get("low") is not None:
+            return ci.get("low"), ci.get("high")
     for lo, hi in (("_ci_low", "_ci_high"), ("_ci_lo", "_ci_hi")):
         if s.get(key + lo) is not None:
             return s.get(key + lo), s.get(key + hi)
