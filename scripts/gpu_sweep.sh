@@ -9,8 +9,8 @@
 # Earlier calls copy .gpu-stage/part00.. into /tmp/gpu-stage, one part per call, back to back
 # (../shared/gpu/README.md); `start` also installs .whl (hydra-core, omegaconf, antlr4: not on the host).
 # Each call carries the whole checkout (~35 MiB with results/) beside its part, 64 MiB in all: stage
-# with --part-mib 24, or keep the results/ folders the sweep does not read (all but results/profiles)
-# out of the tree for the device calls. A gap over ~30 s between calls loses the machine.
+# with --part-mib 24, or park the results/ folders the sweep does not read for the device calls
+# (`bash scripts/gpu_park_results.sh park`, then `restore`). A gap over ~30 s between calls loses the machine.
 # Environment: EXPERIMENT (default live_gpu_triton), SWEEP_S (the harness's time limit from its start,
 #   default 1380), WAIT_S (one call's wait, default 540), L4BENCH_CODE_COMMIT (the commit of the clean
 #   tree that was sent: the copy's .git is stale; recorded in every summary.json's provenance).
