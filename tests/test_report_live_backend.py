@@ -101,3 +101,18 @@ def test_twin_predictions_list_schedulers_as_configured_with_their_ratio_to_the_
     lines = [line for line in out.splitlines() if line.startswith("| flat")]
     assert [line.split(" | ")[2] for line in lines] == ["l4", "least_requests (best baseline)", "static_ranges"]
     assert lines[0].split(" | ")[5].startswith("0.8") and lines[1].split(" | ")[5] == "1.000"
+
+
+def test_ratio_transfer_marks_twin_ratios_inside_the_live_interval(tmp_path):
+    from l4bench.report.live_backend import ratio_transfer
+
+    _write(tmp_path, {"l4": 0.8, "least_requests": 1.0})  # the twin's summary is live's: its ratio is inside
+    out = ratio_transfer(tmp_path, tmp_path / RUN, (("same", "sim"),))
+    assert "| 0 | L4 / least_requests | mean | 0.80" in out and " in |" in out
+    assert "- same: 2 of 2 twin ratios inside the live CI, 2 on the same side of 1 as live" in out
+    far = json.loads((tmp_path / RUN / "sim" / "summary.json").read_text())
+    for entry in far["per_repeat"]:
+        entry["schedulers"]["l4"] = {**entry["schedulers"]["l4"], "mean_e2el_ms": 5e3, "p99_e2el_ms": 2e4}
+    (tmp_path / RUN / "sim" / "summary.json").write_text(json.dumps(far))
+    assert "- same: 0 of 2 twin ratios inside the live CI, 0 on the same side of 1 as live" in \
+        ratio_transfer(tmp_path, tmp_path / RUN, (("same", "sim"),))

@@ -56,6 +56,13 @@ def _best_baseline(schedulers: dict[str, Any]) -> str:
     return min((n for n in schedulers if not is_l4_family(n)), key=lambda n: schedulers[n]["mean_e2el_ms"])
 
 
+def _pairs(runs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(L4 or an L4 variant, baseline) for every pair a repeat ran; a variant also against l4."""
+    baselines = [n for n in runs if not is_l4_family(n)]
+    pairs = [(n, b) for n in runs if is_l4_family(n) for b in baselines]
+    return pairs + [(n, "l4") for n in runs if is_l4_family(n) and n != "l4" and "l4" in runs]
+
+
 def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
     """Scheduler x repeat table of a live backend run against its twin (sim/), then L4's paired ratios
     to each baseline. bound: a second twin folder (e.g. the same twin with perf.gpu_share=1, the
@@ -80,10 +87,7 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
                            if other else [])])
         if r not in e2e:
             continue
-        # L4 (and each L4 variant the repeat ran) against every baseline; a variant also against l4
-        pairs = [(n, b) for n in runs if is_l4_family(n) for b in baselines]
-        pairs += [(n, "l4") for n in runs if is_l4_family(n) and n != "l4" and "l4" in runs]
-        for name, base in pairs:
+        for name, base in _pairs(runs):
             mean = paired_ratio(e2e[r][name], e2e[r][base])
             p99 = paired_ratio(e2e[r][name], e2e[r][base], 99.0)
             label = "L4" if name == "l4" else name
@@ -182,6 +186,48 @@ def twin_predictions(root: Path, run: Path, sides: tuple[tuple[str, str], ...]) 
 def live_gpu_fa2_twins(root: Path) -> str:
     """results/live/gpu_h200_fa2_shared: the FA2 twins' predictions, committed before the live run."""
     return twin_predictions(root, FA2, (("flat share 0.5", "sim"), ("share 1", "sim_share1")))
+
+
+def ratio_transfer(root: Path, run: Path, twins: tuple[tuple[str, str], ...]) -> str:
+    """Do the twins' scheduler ratios hold live even where their levels do not? Per repeat and pair
+    (_pairs), live's paired ratio with its request-bootstrap CI against each twin's ratio of means;
+    "in" marks a twin ratio inside the live CI. Then per twin: how many fall inside, and how many
+    are on the same side of 1 as live's estimate."""
+    from l4bench.merge_runs import per_request_e2el
+
+    live, e2e = _summary(root / run, "live"), per_request_e2el(root / run / "live")
+    sims = [(label, _summary(root / run, folder)) for label, folder in twins]
+    rows, inside, same_side, counted = [], [0] * len(sims), [0] * len(sims), [0] * len(sims)
+    for entry in live["per_repeat"]:
+        r, runs = entry["repeat"], entry["schedulers"]
+        if r not in e2e:
+            continue
+        tws = [_twin(sim, entry) for _, sim in sims]
+        for name, base in _pairs(runs):
+            for label, key, q in (("mean", "mean_e2el_ms", None), ("p99", "p99_e2el_ms", 99.0)):
+                est, lo, hi = paired_ratio(e2e[r][name], e2e[r][base], q)
+                cells = []
+                for i, tw in enumerate(tws):
+                    if name not in tw or base not in tw:
+                        cells.append("")
+                        continue
+                    t = tw[name][key] / tw[base][key]
+                    counted[i] += 1
+                    inside[i] += lo <= t <= hi
+                    same_side[i] += (t - 1) * (est - 1) > 0
+                    cells.append(f"{t:.3f}" + (" in" if lo <= t <= hi else ""))
+                rows.append([str(r), f"{'L4' if name == 'l4' else name} / {base}", label,
+                             fmt_ratio((est, lo, hi)), *cells])
+    out = table(["repeat", "ratio", "E2E", "live, paired [95% CI]", *(f"twin: {label}" for label, _ in sims)], rows)
+    lines = [f"{label}: {inside[i]} of {counted[i]} twin ratios inside the live CI, {same_side[i]} on the same "
+             f"side of 1 as live" for i, (label, _) in enumerate(sims)]
+    return out + "\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+@register("live_gpu_fa3_ratio_transfer")
+def live_gpu_fa3_ratio_transfer(root: Path) -> str:
+    """results/live/gpu_h200_fa3_shared: the twins' scheduler ratios against live's paired ratios."""
+    return ratio_transfer(root, FA3, (("flat 0.5", "sim"), ("share 1", "sim_share1"), ("time-sliced", "sim_timeslice")))
 
 
 @register("live_gpu_fa3")
