@@ -31,6 +31,7 @@ from l4bench.report.tables import table
 
 FA3 = Path("results") / "live" / "gpu_h200_fa3_shared"
 FA2 = Path("results") / "live" / "gpu_h200_fa2_shared"
+TRITON_R2 = Path("results") / "live" / "gpu_h200_shared_triton_r2"
 
 
 def _load(run: Path, twin: str = "sim") -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, np.ndarray]]]:
@@ -228,6 +229,14 @@ def ratio_transfer(root: Path, run: Path, twins: tuple[tuple[str, str], ...]) ->
 def live_gpu_fa3_ratio_transfer(root: Path) -> str:
     """results/live/gpu_h200_fa3_shared: the twins' scheduler ratios against live's paired ratios."""
     return ratio_transfer(root, FA3, (("flat 0.5", "sim"), ("share 1", "sim_share1"), ("time-sliced", "sim_timeslice")))
+
+
+@register("live_gpu_triton_ratio_transfer")
+def live_gpu_triton_ratio_transfer(root: Path) -> str:
+    """results/live/gpu_h200_shared_triton_r2 (the TRITON repeat with per-request records): live paired
+    ratios against the flat and the measured-contention twins' ratios."""
+    return ratio_transfer(root, TRITON_R2, (("flat 0.5", "sim"),
+                                            ("measured contention", "../gpu_h200_shared_triton_repeats/sim_contention")))
 
 
 @register("live_gpu_fa3")
