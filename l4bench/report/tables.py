@@ -135,7 +135,8 @@ def readme_l4_vs_best(root: Path) -> str:
         ("bimodal", BIMODAL_SWEEPS, "arrival.rate", 64, "bimodal 1k/64k, 64 req/s (overload)"),
     ]
     cache: dict[str, pd.DataFrame] = {}
-    rows, notes = [], []
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for workload, sweeps, key, load, label in picks:
         if workload not in cache:
             cache[workload] = _vs_best(root, workload, sweeps, key, notes)
