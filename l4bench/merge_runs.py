@@ -89,12 +89,10 @@ def schedulers_run(run: Run) -> set[str]:
     return {n for e in run.doc.get("per_repeat", []) for n in e.get("schedulers", {})}
 
 
-def config_differences(a: dict[str, Any], b: dict[str, Any], shared: set[str] | None = None) -> list[str]:
-    """Keys whose values differ between two flattened configs, ignoring ``IGNORED_KEYS``; with
-    ``shared`` (the schedulers both runs ran), also the parameters of every other scheduler."""
-    keys = sorted(k for k in set(a) | set(b) if not _ignored(k))
-    if shared is not None:
-        keys = [k for k in keys if _override_of(k) is None or _override_of(k) in shared]
+def config_differences(a: dict[str, Any], b: dict[str, Any], shared: set[str]) -> list[str]:
+    """Keys whose values differ between two flattened configs, ignoring ``IGNORED_KEYS`` and the
+    parameters of every scheduler outside ``shared`` (the schedulers both runs ran)."""
+    keys = sorted(k for k in set(a) | set(b) if not _ignored(k) and _override_of(k) in (None, *shared))
     return [k for k in keys if a.get(k) != b.get(k)]
 
 
