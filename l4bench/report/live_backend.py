@@ -34,10 +34,11 @@ FA2 = Path("results") / "live" / "gpu_h200_fa2_shared"
 TRITON_R2 = Path("results") / "live" / "gpu_h200_shared_triton_r2"
 
 
-def _load(run: Path, twin: str = "sim") -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, np.ndarray]]]:
+def _live(run: Path) -> tuple[dict[str, Any], dict[int, dict[str, np.ndarray]]]:
+    """run/live's summary and its per-request E2E (repeat -> scheduler -> ms)."""
     from l4bench.merge_runs import per_request_e2el
 
-    return _summary(run, "live"), _summary(run, twin), per_request_e2el(run / "live")
+    return _summary(run, "live"), per_request_e2el(run / "live")
 
 
 def _summary(run: Path, side: str) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
     """Scheduler x repeat table of a live backend run against its twin (sim/), then L4's paired ratios
     to each baseline. bound: a second twin folder (e.g. the same twin with perf.gpu_share=1, the
     no-contention bound of a shared GPU), shown as one more column."""
-    live, sim, e2e = _load(root / run)
+    (live, e2e), sim = _live(root / run), _summary(root / run, "sim")
     other = _summary(root / run, bound) if bound else None
     rows, ratio_lines = [], []
     for entry in live["per_repeat"]:
@@ -111,9 +112,7 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
 def fa3_goals(root: Path, run: Path) -> str:
     """Issue 15's FA3 goals per repeat: L4 no worse than the best baseline on mean and p99 (the paired
     CI containing or below 1) and L4's p99 below static_ranges'."""
-    from l4bench.merge_runs import per_request_e2el
-
-    live, e2e = _summary(root / run, "live"), per_request_e2el(root / run / "live")
+    live, e2e = _live(root / run)
     lines = []
     for entry in live["per_repeat"]:
         r, runs = entry["repeat"], entry["schedulers"]
@@ -194,9 +193,7 @@ def ratio_transfer(root: Path, run: Path, twins: tuple[tuple[str, str], ...]) ->
     (_pairs), live's paired ratio with its request-bootstrap CI against each twin's ratio of means;
     "in" marks a twin ratio inside the live CI. Then per twin: how many fall inside, and how many
     are on the same side of 1 as live's estimate."""
-    from l4bench.merge_runs import per_request_e2el
-
-    live, e2e = _summary(root / run, "live"), per_request_e2el(root / run / "live")
+    live, e2e = _live(root / run)
     sims = [(label, _summary(root / run, folder)) for label, folder in twins]
     rows, inside, same_side, counted = [], [0] * len(sims), [0] * len(sims), [0] * len(sims)
     for entry in live["per_repeat"]:
