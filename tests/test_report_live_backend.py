@@ -1,4 +1,4 @@
-"""l4bench.report.live_backend: the per-backend live table and the FA3 goals, on a synthetic run folder."""
+"""l4bench.report.live_backend: the per-backend live table and the goals, on a synthetic run folder."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from l4bench.report.live_backend import backend_table, fa3_goals
+from l4bench.report.live_backend import backend_penalty, backend_table, fa3_goals, strict_goals
 
 RUN = "run"
 
@@ -116,3 +116,28 @@ def test_ratio_transfer_marks_twin_ratios_inside_the_live_interval(tmp_path):
     (tmp_path / RUN / "sim" / "summary.json").write_text(json.dumps(far))
     assert "- same: 0 of 2 twin ratios inside the live CI, 0 on the same side of 1 as live" in \
         ratio_transfer(tmp_path, tmp_path / RUN, (("same", "sim"),))
+
+
+def test_strict_goals_need_the_ci_upper_bound_below_each_bound(tmp_path):
+    # l4 at 0.45x least_requests and 0.9x static_ranges (the best baseline): both mean goals met;
+    # p99 0.9x static_ranges is above 0.8x: missed. l4_no_spill at 0.6x least_requests: missed.
+    _write(tmp_path, {"l4": 0.45, "l4_no_spill": 0.6, "least_requests": 1.0, "static_ranges": 0.5})
+    goals = strict_goals(tmp_path, tmp_path / RUN)
+    assert "L4 mean E2E <= 0.5x least_requests: met" in goals
+    assert "L4 mean E2E <= 1.0x static_ranges (best baseline): met" in goals
+    assert "L4 p99 E2E <= 0.8x static_ranges (best baseline): missed" in goals
+    assert "l4_no_spill mean E2E <= 0.5x least_requests: missed" in goals
+
+
+def test_backend_penalty_pairs_the_same_requests_and_refuses_others(tmp_path):
+    _write(tmp_path, {"l4": 1.0, "static_ranges": 1.0})
+    (tmp_path / RUN).rename(tmp_path / "control")
+    _write(tmp_path, {"l4": 2.0, "static_ranges": 1.3})
+    out = backend_penalty(tmp_path, tmp_path / RUN, tmp_path / "control")
+    ratios = {line.split(" | ")[1]: float(line.split(" | ")[4].split()[0]) for line in out.splitlines()[2:]}
+    assert ratios["l4"] == pytest.approx(2.0, rel=0.02) and ratios["static_ranges"] == pytest.approx(1.3, rel=0.02)
+    doc = json.loads((tmp_path / "control" / "live" / "summary.json").read_text())
+    doc["per_repeat"][0]["requests_sha256"] = "other"
+    (tmp_path / "control" / "live" / "summary.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="replayed different requests"):
+        backend_penalty(tmp_path, tmp_path / RUN, tmp_path / "control")
