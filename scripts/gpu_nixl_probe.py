@@ -6,7 +6,9 @@ token ids (no prefix-cache hit is possible) is served as one L4 hop would be:
   kv_transfer: the source A runs the prompt with max_tokens=1 and
       kv_transfer_params={"do_remote_decode": true, ...} (vLLM's NixlConnector producer side), and
       returns params naming its blocks; the destination B gets the same prompt with those params
-      (do_remote_prefill) and pulls the KV instead of prefilling it.
+      (do_remote_prefill) and gets the KV instead of prefilling it: it READs the blocks from A with
+      NixlConnector (= NixlPullConnector), or A WRITEs them into B's blocks with NixlPushConnector
+      (vLLM 0.25's push mode; same request protocol, the direction is inside vLLM).
   recompute: B gets the same kind of prompt with no params and prefills all of it.
 
 The stall is B's time to first token (request sent -> first streamed token), i.e. what a hop adds
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-tokens", type=int, default=4)
     ap.add_argument("--budget-s", type=float, default=240.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--connector", default="NixlConnector",
+                    help="the servers' kv_connector (recorded in the JSON; the probe's protocol is the same)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     MODEL = args.model
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 summary[f"{n}/{mode}"] = {"n": len(xs), "median_s": statistics.median(xs), "min_s": min(xs),
                                           "max_s": max(xs)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"kv_bytes_per_token": KV_BYTES_PER_TOKEN, "lengths": lengths,
+    args.out.write_text(json.dumps({"connector": args.connector, "kv_bytes_per_token": KV_BYTES_PER_TOKEN, "lengths": lengths,
                                     "trials": args.trials, "output_tokens": args.output_tokens,
                                     "summary": summary, "rows": rows}, indent=1) + "\n")
     for k, v in summary.items():
