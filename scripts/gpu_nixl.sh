@@ -8,6 +8,9 @@
 #   NixlPushConnector: the source WRITEs it), STAGE_LAST (the last staged vLLM part, default
 #   .gpu-stage/part05), LENGTHS / TRIALS (the probe's), UCX_PROTO_INFO=y (default: UCX prints the
 #   protocol and transport it picks per operation into the instance logs; kept in ucx_proto.txt),
+#   any other UCX_* variable (passed to both servers and recorded in run_env.json's ucx_env: e.g.
+#   UCX_TLS=cuda_ipc,cuda_copy,tcp UCX_CUDA_IPC_ENABLE_GET_ZCOPY=on lets a pull READ use CUDA IPC
+#   on a GPU without NVLink peers, where UCX's "auto" turns CUDA IPC's GET off),
 #   L4BENCH_CODE_COMMIT (recorded in run_env.json: the device copy's .git is stale).
 set -u
 BUDGET_S=${BUDGET_S:-480}
@@ -33,7 +36,7 @@ def version(p):
         return None
 v = {p: version(p) for p in ("vllm", "nixl", "nixl-cu13", "torch")}
 json.dump({"kv_transfer_config": sys.argv[2], "gpu": sys.argv[3], "versions": v,
-           "UCX_TLS": os.environ.get("UCX_TLS"), "UCX_PROTO_INFO": os.environ.get("UCX_PROTO_INFO"),
+           "ucx_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("UCX_")},
            "code_commit": os.environ.get("L4BENCH_CODE_COMMIT"),
            "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
           open(sys.argv[1], "w"), indent=1)
