@@ -141,3 +141,27 @@ def test_backend_penalty_pairs_the_same_requests_and_refuses_others(tmp_path):
     (tmp_path / "control" / "live" / "summary.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="replayed different requests"):
         backend_penalty(tmp_path, tmp_path / RUN, tmp_path / "control")
+
+
+def test_strict_goals_add_the_ratio_over_repeats_judged_by_its_upper_bound(tmp_path):
+    # Two repeats of the same requests, l4 at 0.40x and 0.41x least_requests: each repeat meets 0.5x, and
+    # so does their geometric mean (0.405) with its 1-df t-interval (upper ~0.47). One repeat: no such line.
+    _write(tmp_path, {"l4": 0.40, "least_requests": 1.0})
+    assert "over " not in strict_goals(tmp_path, tmp_path / RUN)
+    live = tmp_path / RUN / "live"
+    doc = json.loads((live / "summary.json").read_text())
+    second = json.loads(json.dumps(doc["per_repeat"][0]))
+    second["repeat"] = 1
+    doc["per_repeat"].append(second)
+    for side in ("live", "sim"):
+        (tmp_path / RUN / side / "summary.json").write_text(json.dumps(doc))
+    rows = pd.read_csv(live / "requests.csv")
+    again = rows.assign(repeat=1)
+    again.loc[again.scheduler == "l4", "e2el_ms"] *= 0.41 / 0.40
+    pd.concat([rows, again]).to_csv(live / "requests.csv", index=False)
+    goals = strict_goals(tmp_path, tmp_path / RUN)
+    over = [line for line in goals.splitlines() if line.startswith("- over 2 repeats")]
+    assert len(over) == 2  # mean vs least_requests; p99 vs the best baseline (least_requests here)
+    assert over[0].startswith("- over 2 repeats (geometric mean, t-interval on the log ratios, 1 degree(s) of "
+                              "freedom): L4 mean E2E <= 0.5x least_requests: met, 0.4")
+    assert "L4 p99 E2E <= 0.8x the best baseline: met" in over[1]
