@@ -115,3 +115,20 @@ def test_kv_hop_fit_recovers_a_known_cost_model():
     assert (kv.fixed_s, kv.per_token_s) == (pytest.approx(0.05, rel=1e-3), pytest.approx(3e-4, rel=1e-3))
     assert fit_mode(rows, "recompute").stall_s(32768) == pytest.approx(
         0.01 + 2e-5 * 32768 + 5e-10 * 32768**2, rel=1e-3)
+
+
+@pytest.mark.parametrize("conf_name, probe", [("kv_transfer", "h200_shared_nixl"),
+                                              ("kv_transfer_cuda_ipc", "h200_shared_nixl_cudaipc")])
+def test_kv_transfer_migration_configs_are_the_fits_of_their_committed_probes(conf_name, probe):
+    """conf/migration/*.yaml state a measured fit: their numbers must come from the probe they name."""
+    import json
+
+    import yaml
+
+    from l4bench.report.kv_hop import fit_mode
+
+    conf = yaml.safe_load((ROOT / "conf" / "migration" / f"{conf_name}.yaml").read_text())
+    doc = json.loads((ROOT / "results" / "kv_hop" / probe / "nixl_probe.json").read_text())
+    fit = fit_mode(doc["rows"], "kv_transfer")
+    assert float(conf["fixed_s"]) == pytest.approx(fit.fixed_s, rel=0.01)  # PyYAML reads 3.77e8 as a string
+    assert float(conf["bandwidth_bytes_per_s"]) == pytest.approx(fit.bandwidth_bytes_per_s(doc["kv_bytes_per_token"]), rel=0.01)

@@ -16,7 +16,9 @@ from l4bench.l4.migration import StallFit, fit_stall
 from l4bench.report.blocks import register
 from l4bench.report.tables import table
 
-PROBE = Path("results") / "kv_hop" / "h200_shared_nixl" / "nixl_probe.json"
+KV_HOP = Path("results") / "kv_hop"
+PROBE = KV_HOP / "h200_shared_nixl" / "nixl_probe.json"  # NIXL/UCX default transports: the READ ran on tcp/lo
+PROBE_CUDA_IPC = KV_HOP / "h200_shared_nixl_cudaipc" / "nixl_probe.json"  # the READ on cuda_ipc
 MODES = ("kv_transfer", "recompute")
 
 
@@ -29,8 +31,29 @@ def fit_mode(rows: list[dict[str, Any]], mode: str) -> StallFit:
 
 @register("kv_hop_h200_shared_nixl")
 def kv_hop_h200_shared_nixl(root: Path) -> str:
+    """The pull probe with NIXL/UCX's default transports (UCX chose TCP loopback)."""
+    return probe_table(root / PROBE)
+
+
+@register("kv_hop_h200_shared_nixl_cudaipc")
+def kv_hop_h200_shared_nixl_cudaipc(root: Path) -> str:
+    """The pull probe with UCX's CUDA IPC GET turned on, then its stalls against the default-transport run's."""
+    doc, tcp = (json.loads((root / p).read_text()) for p in (PROBE_CUDA_IPC, PROBE))
+    rows = []
+    for n in doc["lengths"]:
+        key = f"{n}/kv_transfer"
+        if key in doc["summary"] and key in tcp["summary"]:
+            fast, slow = doc["summary"][key]["median_s"], tcp["summary"][key]["median_s"]
+            rows.append([f"{n:,}", f"{slow:.3f}", f"{fast:.3f}", f"{slow / fast:.1f}"])
+    return probe_table(root / PROBE_CUDA_IPC) + "\n\nAgainst the default transports (../h200_shared_nixl, another " \
+        "session on a machine of the same kind, same probe):\n\n" + \
+        table(["context L (tokens)", "KV stall s, default transports (tcp/lo)", "KV stall s, cuda_ipc",
+               "speed-up"], rows)
+
+
+def probe_table(path: Path) -> str:
     """Per context length: median stall [min, max] per mode, their ratio, and each fit's error."""
-    doc = json.loads((root / PROBE).read_text())
+    doc = json.loads(path.read_text())
     coef = {m: fit_mode(doc["rows"], m) for m in MODES}
     out = []
     for n in doc["lengths"]:
@@ -45,7 +68,7 @@ def kv_hop_h200_shared_nixl(root: Path) -> str:
             fit = coef[m].stall_s(n)
             cells += [f"{s['median_s']:.3f} [{s['min_s']:.3f}, {s['max_s']:.3f}] (n={s['n']})",
                       f"{fit:.3f} ({100 * (fit / s['median_s'] - 1):+.1f}%)"]
-        ratio = f"{med['kv_transfer'] / med['recompute']:.1f}" if len(med) == 2 else ""
+        ratio = f"{med['kv_transfer'] / med['recompute']:.2f}" if len(med) == 2 else ""
         gbps = f"{n * doc['kv_bytes_per_token'] / med['kv_transfer'] / 1e9:.2f}" if "kv_transfer" in med else ""
         out.append(cells + [ratio, gbps])
     kv, rc = coef["kv_transfer"], coef["recompute"]
