@@ -1,7 +1,7 @@
 """results/kv_hop/sim_h200_shared: L4 with recompute hops vs KV-transfer hops in the simulator (issue 16 item 4).
 
 Layout (scripts/kv_hop_sim.sh): <backend>/<arm>/r<rate>/summary.json, arm = recompute | kv_transfer |
-kv_bound, each with experiment.repeats=R. Repeat r of every arm replays the same requests (checked on
+kv_cuda_ipc | kv_bound, each with experiment.repeats=R. Repeat r of every arm replays the same requests (checked on
 the summaries' requests_sha256), so the ratios below are paired per repeat: geometric mean of the
 per-repeat ratios with the t-interval of their logs (l4bench.metrics.ci.log_ratio_interval).
 """
@@ -20,7 +20,7 @@ from l4bench.report.repeats_eval import PairingError
 from l4bench.report.tables import ratio_cell
 
 SWEEP = Path("results") / "kv_hop" / "sim_h200_shared"
-ARMS = ("recompute", "kv_transfer", "kv_bound")
+ARMS = ("recompute", "kv_transfer", "kv_cuda_ipc", "kv_bound")
 FIELDS = ("mean_e2el_ms", "p99_e2el_ms", "migrations", "stall_s_total", "recomputed_tokens")
 
 
@@ -89,11 +89,14 @@ def ratios_markdown(df: pd.DataFrame) -> str:
     """Paired ratios: KV-transfer (measured, bound) hops over recompute hops, and L4 over its comparators."""
     pairs = [
         ("l4 KV (measured) / l4 recompute", ("kv_transfer", "l4"), ("recompute", "l4")),
+        ("l4 KV (CUDA IPC, measured) / l4 recompute", ("kv_cuda_ipc", "l4"), ("recompute", "l4")),
         ("l4 KV (bound) / l4 recompute", ("kv_bound", "l4"), ("recompute", "l4")),
         ("always-hop KV (measured) / recompute", ("kv_transfer", "l4_always_hop"), ("recompute", "l4_always_hop")),
+        ("always-hop KV (CUDA IPC) / recompute", ("kv_cuda_ipc", "l4_always_hop"), ("recompute", "l4_always_hop")),
         ("always-hop KV (bound) / recompute", ("kv_bound", "l4_always_hop"), ("recompute", "l4_always_hop")),
         ("always-hop / l4 (both recompute)", ("recompute", "l4_always_hop"), ("recompute", "l4")),
         ("l4 / l4_no_migration", ("recompute", "l4"), ("recompute", "l4_no_migration")),
+        ("l4 KV (CUDA IPC) / l4_no_migration", ("kv_cuda_ipc", "l4"), ("recompute", "l4_no_migration")),
         ("l4 / least_requests", ("recompute", "l4"), ("recompute", "least_requests")),
     ]
     lines = ["| backend | rate req/s | ratio | mean E2E | p99 E2E |", "|---|---|---|---|---|"]
