@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from l4bench.report.live_backend import backend_penalty, backend_table, fa3_goals, strict_goals
+from l4bench.report.live_backend import backend_penalty, backend_table
+from l4bench.report.live_goals import fa3_goals, strict_goals
 
 RUN = "run"
 

@@ -35,6 +35,7 @@ def _load_generators() -> None:
     import l4bench.report.kv_hop  # noqa: F401
     import l4bench.report.kv_hop_sim  # noqa: F401
     import l4bench.report.live_backend  # noqa: F401
+    import l4bench.report.live_goals  # noqa: F401
     import l4bench.report.live_tables  # noqa: F401
     import l4bench.report.live_triton  # noqa: F401
     import l4bench.report.premise  # noqa: F401

@@ -3,8 +3,8 @@ live/ is the harness's run on the GPU host (summary.json, requests.csv) and sim/
 (the same requests, checked by requests_sha256).
 
 One row per (repeat, scheduler): the live metrics with their request-bootstrap CIs, L4's paired
-ratios to each baseline of the same repeat, and the twin's error against live. Then the backend's
-goals, each stated as met or not from those numbers.
+ratios to each baseline of the same repeat, and the twin's error against live. The backend's goals,
+met or not from those numbers, are in l4bench.report.live_goals.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ FA2 = Path("results") / "live" / "gpu_h200_fa2_shared"
 TRITON_R2 = Path("results") / "live" / "gpu_h200_shared_triton_r2"
 
 
-def _live(run: Path) -> tuple[dict[str, Any], dict[int, dict[str, np.ndarray]]]:
+def live_run(run: Path) -> tuple[dict[str, Any], dict[int, dict[str, np.ndarray]]]:
     """run/live's summary and its per-request E2E (repeat -> scheduler -> ms)."""
     from l4bench.merge_runs import per_request_e2el
 
@@ -54,7 +54,7 @@ def _twin(sim: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     return dict(match["schedulers"])
 
 
-def _best_baseline(schedulers: dict[str, Any]) -> str:
+def best_baseline(schedulers: dict[str, Any]) -> str:
     return min((n for n in schedulers if not is_l4_family(n)), key=lambda n: schedulers[n]["mean_e2el_ms"])
 
 
@@ -69,14 +69,14 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
     """Scheduler x repeat table of a live backend run against its twin (sim/), then L4's paired ratios
     to each baseline. bound: a second twin folder (e.g. the same twin with perf.gpu_share=1, the
     no-contention bound of a shared GPU), shown as one more column."""
-    (live, e2e), sim = _live(root / run), _summary(root / run, "sim")
+    (live, e2e), sim = live_run(root / run), _summary(root / run, "sim")
     other = _summary(root / run, bound) if bound else None
     rows, ratio_lines = [], []
     for entry in live["per_repeat"]:
         r, runs, twin = entry["repeat"], entry["schedulers"], _twin(sim, entry)
         twin_bound = _twin(other, entry) if other else {}
         baselines = [n for n in runs if not is_l4_family(n)]
-        best = _best_baseline(runs) if len(baselines) > 1 else None
+        best = best_baseline(runs) if len(baselines) > 1 else None
         for name, lv in runs.items():
             tw = twin[name]
             rows.append([str(r), name + (" (best baseline)" if name == best else ""),
@@ -107,35 +107,6 @@ def backend_table(root: Path, run: Path, bound: str | None = None) -> str:
         return out + " No repeat ran L4 and a baseline live, so there is no paired ratio."
     return out + "\n\nPaired ratios (request bootstrap over the requests both completed, 95% CI):\n\n" + \
         "\n".join(f"- {line}" for line in ratio_lines)
-
-
-def fa3_goals(root: Path, run: Path) -> str:
-    """Issue 15's FA3 goals per repeat: L4 no worse than the best baseline on mean and p99 (the paired
-    CI containing or below 1) and L4's p99 below static_ranges'."""
-    live, e2e = _live(root / run)
-    lines = []
-    for entry in live["per_repeat"]:
-        r, runs = entry["repeat"], entry["schedulers"]
-        if "l4" not in runs or r not in e2e or len(runs) < 2:
-            lines.append(f"repeat {r}: not measured (live ran {', '.join(runs)} only).")
-            continue
-        best = _best_baseline(runs)
-        for label, q in (("mean", None), ("p99", 99.0)):
-            ratio = paired_ratio(e2e[r]["l4"], e2e[r][best], q)
-            met = "met" if ratio[1] <= 1.0 else "missed"
-            lines.append(f"repeat {r}: L4 {label} E2E no worse than the best baseline ({best}): {met}, "
-                         f"{fmt_ratio(ratio)}.")
-        if "static_ranges" in runs:
-            ratio = paired_ratio(e2e[r]["l4"], e2e[r]["static_ranges"], 99.0)
-            met = "met" if ratio[2] < 1.0 else ("not shown (CI contains 1)" if ratio[1] <= 1.0 else "missed")
-            lines.append(f"repeat {r}: L4 p99 E2E below static_ranges': {met}, {fmt_ratio(ratio)}.")
-    vs = live.get("versus_best_baseline") or {}
-    l4 = (vs.get("schedulers") or {}).get("l4")
-    if l4 and l4.get("n", 0) > 1 and vs.get("metric") == "mean_e2el_ms":
-        met = "met" if l4["low"] <= 1.0 else "missed"
-        lines.append(f"over {l4['n']} repeats ({l4['method']}): L4 / {vs['best_baseline']} mean E2E "
-                     f"{l4['ratio']:.3f} [{l4['low']:.3f}, {l4['high']:.3f}]: {met} (CI containing or below 1).")
-    return "\n".join(f"- {line}" for line in lines)
 
 
 def placement(root: Path, run: Path, sides: tuple[tuple[str, str], ...], long_prompt: int) -> str:
@@ -172,7 +143,7 @@ def twin_predictions(root: Path, run: Path, sides: tuple[tuple[str, str], ...]) 
         doc = _summary(root / run, folder)
         for entry in doc["per_repeat"]:
             runs = entry["schedulers"]
-            best = _best_baseline(runs)
+            best = best_baseline(runs)
             for name in (n for n in doc["schedulers"] if n in runs):  # as listed, not in run order
                 s = runs[name]
                 rows.append([label, str(entry["repeat"]), name + (" (best baseline)" if name == best else ""),
@@ -193,7 +164,7 @@ def ratio_transfer(root: Path, run: Path, twins: tuple[tuple[str, str], ...]) ->
     (_pairs), live's paired ratio with its request-bootstrap CI against each twin's ratio of means;
     "in" marks a twin ratio inside the live CI. Then per twin: how many fall inside, and how many
     are on the same side of 1 as live's estimate."""
-    live, e2e = _live(root / run)
+    live, e2e = live_run(root / run)
     sims = [(label, _summary(root / run, folder)) for label, folder in twins]
     rows, inside, same_side, counted = [], [0] * len(sims), [0] * len(sims), [0] * len(sims)
     for entry in live["per_repeat"]:
@@ -240,12 +211,6 @@ def live_gpu_triton_ratio_transfer(root: Path) -> str:
 def live_gpu_fa3(root: Path) -> str:
     """results/live/gpu_h200_fa3_shared: the FA3 control, live vs twin."""
     return backend_table(root, FA3, bound="sim_share1")
-
-
-@register("live_gpu_fa3_goals")
-def live_gpu_fa3_goals(root: Path) -> str:
-    """results/live/gpu_h200_fa3_shared: issue 15's FA3 goals, met or not."""
-    return fa3_goals(root, FA3)
 
 
 def _bucket(s: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -314,52 +279,10 @@ def live_gpu_fa3_placement(root: Path) -> str:
     return placement(root, FA3, (("live", "live"), ("twin, share 1", "sim_share1_spill")), LONG_PROMPT)
 
 
-def strict_goals(root: Path, run: Path) -> str:
-    """Issue 15's goals for a backend where mixed batches are slow (TRITON_ATTN, FA2), per repeat, for
-    L4 and each L4 variant the repeat ran: mean E2E <= 0.5x least_requests and <= 1.0x static_ranges,
-    p99 E2E <= 0.8x the best baseline, each met only when the paired CI's upper bound is below it.
-    Where two or more repeats ran a pair, one more line: the ratio over repeats (geometric mean of the
-    per-repeat ratios, t-interval on their logs: the harness's rule), judged the same way."""
-    from l4bench.metrics.ci import log_ratio_interval
-
-    live, e2e = _live(root / run)
-    lines, over = [], {}
-    for entry in live["per_repeat"]:
-        r, runs = entry["repeat"], entry["schedulers"]
-        if r not in e2e:
-            continue
-        best = _best_baseline(runs)
-        for name in (n for n in runs if is_l4_family(n)):
-            label = "L4" if name == "l4" else name
-            for base, q, bound, what in (("least_requests", None, 0.5, "mean"), ("static_ranges", None, 1.0, "mean"),
-                                         (best, 99.0, 0.8, "p99")):
-                if base not in runs:
-                    continue
-                ratio = paired_ratio(e2e[r][name], e2e[r][base], q)
-                met = "met" if ratio[2] < bound else "missed"
-                lines.append(f"repeat {r}: {label} {what} E2E <= {bound}x {base}"
-                             f"{' (best baseline)' if base == best else ''}: {met}, {fmt_ratio(ratio)}.")
-                goal = f"{label} {what} E2E <= {bound}x " + ("the best baseline" if q else base)
-                over.setdefault((goal, bound), []).append(ratio[0])
-    for (goal, bound), ratios in over.items():
-        if len(ratios) > 1:
-            ci = log_ratio_interval(ratios)
-            met = "met" if ci["high"] < bound else "missed"
-            lines.append(f"over {ci['n']} repeats (geometric mean, t-interval on the log ratios, {ci['n'] - 1} "
-                         f"degree(s) of freedom): {goal}: {met}, {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}].")
-    return "\n".join(f"- {line}" for line in lines)
-
-
 @register("live_gpu_fa2")
 def live_gpu_fa2(root: Path) -> str:
     """results/live/gpu_h200_fa2_shared: FA2 live vs its flat twin, with the share-1 twin as a bound."""
     return backend_table(root, FA2, bound="sim_share1")
-
-
-@register("live_gpu_fa2_goals")
-def live_gpu_fa2_goals(root: Path) -> str:
-    """results/live/gpu_h200_fa2_shared: issue 15's FA2 goals, met or not."""
-    return strict_goals(root, FA2)
 
 
 @register("live_gpu_fa2_ratio_transfer")
@@ -378,7 +301,7 @@ def live_gpu_fa2_placement(root: Path) -> str:
 def backend_penalty(root: Path, run: Path, control: Path) -> str:
     """The same requests on two backends, live: per repeat both ran and scheduler, run's mean / p99 E2E
     over control's, paired per request (refused unless both replayed the same requests)."""
-    (live, e2e), (ctl, ctl_e2e) = _live(root / run), _live(root / control)
+    (live, e2e), (ctl, ctl_e2e) = live_run(root / run), live_run(root / control)
     rows = []
     for entry in live["per_repeat"]:
         r = entry["repeat"]
