@@ -32,7 +32,7 @@ def fit_mode(rows: list[dict[str, Any]], mode: str) -> StallFit:
 @register("kv_hop_h200_shared_nixl")
 def kv_hop_h200_shared_nixl(root: Path) -> str:
     """The pull probe with NIXL/UCX's default transports (UCX chose TCP loopback)."""
-    return probe_table(root / PROBE)
+    return probe_table(json.loads((root / PROBE).read_text()))
 
 
 @register("kv_hop_h200_shared_nixl_cudaipc")
@@ -45,15 +45,14 @@ def kv_hop_h200_shared_nixl_cudaipc(root: Path) -> str:
         if key in doc["summary"] and key in tcp["summary"]:
             fast, slow = doc["summary"][key]["median_s"], tcp["summary"][key]["median_s"]
             rows.append([f"{n:,}", f"{slow:.3f}", f"{fast:.3f}", f"{slow / fast:.1f}"])
-    return probe_table(root / PROBE_CUDA_IPC) + "\n\nAgainst the default transports (../h200_shared_nixl, another " \
+    return probe_table(doc) + "\n\nAgainst the default transports (../h200_shared_nixl, another " \
         "session on a machine of the same kind, same probe):\n\n" + \
         table(["context L (tokens)", "KV stall s, default transports (tcp/lo)", "KV stall s, cuda_ipc",
                "speed-up"], rows)
 
 
-def probe_table(path: Path) -> str:
-    """Per context length: median stall [min, max] per mode, their ratio, and each fit's error."""
-    doc = json.loads(path.read_text())
+def probe_table(doc: dict[str, Any]) -> str:
+    """Per context length of one probe's JSON: median stall [min, max] per mode, their ratio, and each fit's error."""
     coef = {m: fit_mode(doc["rows"], m) for m in MODES}
     out = []
     for n in doc["lengths"]:
